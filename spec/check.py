@@ -1,0 +1,292 @@
+"""Assertion helpers that record what they observed.
+
+Every check records its observable (name, observed value, expected value) so the
+results file shows what torch actually did, and every failure message explains
+itself: the claim, the observable, expected versus observed, and the torch
+version, device and dtype it ran on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import warnings
+from typing import Any, Iterator
+
+from spec.versions import Versioned, torch_version
+
+PROPERTY = "spec.observations"
+
+
+def to_json(value: Any) -> Any:
+    """A JSON-able rendering of an observed value (tensors become nested lists)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    if torch is not None and isinstance(value, torch.Tensor):
+        t = value.detach()
+        if t.is_complex():
+            t = torch.view_as_real(t)
+        if t.dtype in (torch.float16, torch.bfloat16):
+            t = t.float()
+        data = t.cpu().tolist()
+        return {"tensor": data, "dtype": str(value.dtype).removeprefix("torch."), "shape": list(value.shape)}
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return repr(value)
+        return value
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, type):
+        return value.__qualname__
+    return repr(value)
+
+
+class ClaimCheckFailed(AssertionError):
+    """A claim's observable did not match its expectation."""
+
+
+class Check:
+    """The ``check`` fixture: recording assertions for one test."""
+
+    def __init__(self, claim_ids: list[str], params: dict[str, Any], user_properties: list | None = None):
+        self.claim_ids = claim_ids
+        self.params = params
+        self.observations: list[dict[str, Any]] = []
+        self.expectations: list[dict[str, Any]] = []
+        self._user_properties = user_properties
+
+    # ----------------------------------------------------------------- bookkeeping
+    def _context(self) -> str:
+        where = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"[{'/'.join(self.claim_ids) or 'no claim'}; torch {torch_version()}{'; ' + where if where else ''}]"
+
+    def _resolve(self, expected: Any) -> Any:
+        if isinstance(expected, Versioned):
+            version = torch_version()
+            self.expectations.append(expected.describe(version))
+            return expected.for_version(version)
+        return expected
+
+    def _record(self, name: str, observed: Any, expected: Any, ok: bool, **extra: Any) -> None:
+        entry = {"name": name, "observed": to_json(observed), "expected": to_json(expected), "ok": ok}
+        entry.update({k: to_json(v) for k, v in extra.items()})
+        self.observations.append(entry)
+        self.flush()
+
+    def flush(self) -> None:
+        if self._user_properties is None:
+            return
+        payload = json.dumps({"observations": self.observations, "expectations": self.expectations})
+        for i, (key, _) in enumerate(self._user_properties):
+            if key == PROPERTY:
+                self._user_properties[i] = (PROPERTY, payload)
+                return
+        self._user_properties.append((PROPERTY, payload))
+
+    def fail(self, message: str) -> None:
+        __tracebackhide__ = True
+        raise ClaimCheckFailed(f"{message}\n  {self._context()}")
+
+    # ----------------------------------------------------------------- plain values
+    def equal(self, name: str, observed: Any, expected: Any) -> None:
+        """``observed == expected`` (for flags, use this: ``is_leaf`` must be the bool True)."""
+        __tracebackhide__ = True
+        expected = self._resolve(expected)
+        ok = type(observed) is type(expected) and observed == expected
+        self._record(name, observed, expected, ok)
+        if not ok:
+            self.fail(f"{name}: expected {expected!r}, observed {observed!r}")
+
+    def true(self, name: str, observed: Any) -> None:
+        __tracebackhide__ = True
+        self.equal(name, observed, True)
+
+    def false(self, name: str, observed: Any) -> None:
+        __tracebackhide__ = True
+        self.equal(name, observed, False)
+
+    def none(self, name: str, observed: Any) -> None:
+        __tracebackhide__ = True
+        ok = observed is None
+        self._record(name, observed, None, ok)
+        if not ok:
+            self.fail(f"{name}: expected None, observed {to_json(observed)!r}")
+
+    def not_none(self, name: str, observed: Any) -> None:
+        __tracebackhide__ = True
+        ok = observed is not None
+        self._record(name, observed, "not None", ok)
+        if not ok:
+            self.fail(f"{name}: expected a value, observed None")
+
+    def matches(self, name: str, text: Any, pattern: Any) -> None:
+        """``text`` is a string in which the regex ``pattern`` is found."""
+        __tracebackhide__ = True
+        pattern = self._resolve(pattern)
+        ok = isinstance(text, str) and re.search(pattern, text) is not None
+        self._record(name, text, {"matches": pattern}, ok)
+        if not ok:
+            self.fail(f"{name}: expected text matching {pattern!r}, observed {text!r}")
+
+    def flags(self, name: str, tensor: Any, **expected: Any) -> None:
+        """Check several attributes of one tensor: ``check.flags("b", b, requires_grad=True, is_leaf=False)``.
+
+        ``grad_fn=None`` / ``grad_fn=True`` check that there is no / there is a ``grad_fn``.
+        """
+        __tracebackhide__ = True
+        if tensor is None:
+            self._record(name, None, "a tensor", False)
+            self.fail(f"{name}: expected a tensor, observed None")
+        for attr, want in expected.items():
+            if attr == "grad_fn":
+                got = tensor.grad_fn
+                if want is None:
+                    self.none(f"{name}.grad_fn", got)
+                else:
+                    self.not_none(f"{name}.grad_fn", got)
+                continue
+            self.equal(f"{name}.{attr}", getattr(tensor, attr), want)
+
+    # ----------------------------------------------------------------- tensors
+    def tensor(
+        self,
+        name: str,
+        observed: Any,
+        expected: Any,
+        *,
+        exact: bool = True,
+        dtype: Any = None,
+        device: Any = None,
+        shape: tuple[int, ...] | None = None,
+    ) -> None:
+        """Compare a tensor with the expected values.
+
+        ``exact=True`` (the default) demands bit-equal values: use it where the
+        arithmetic is exact in the dtype (3*3 = 9, 6a at 3 = 18).  ``exact=False``
+        uses the stated per-dtype tolerance of :mod:`spec.dtypes`.  ``dtype``,
+        ``device`` and ``shape``, when given, are checked too.
+        """
+        __tracebackhide__ = True
+        import torch
+
+        from spec.precision import TOLERANCES, dtype_name
+
+        expected = self._resolve(expected)
+        if not isinstance(observed, torch.Tensor):
+            self._record(name, observed, expected, False)
+            self.fail(f"{name}: expected a tensor equal to {to_json(expected)!r}, observed {to_json(observed)!r}")
+        if dtype is not None and observed.dtype != dtype:
+            self._record(name + ".dtype", dtype_name(observed.dtype), dtype_name(dtype), False)
+            self.fail(f"{name}.dtype: expected {dtype}, observed {observed.dtype}")
+        if device is not None and observed.device.type != torch.device(device).type:
+            self._record(name + ".device", observed.device.type, str(device), False)
+            self.fail(f"{name}.device: expected {device}, observed {observed.device}")
+        want = torch.as_tensor(expected, dtype=observed.dtype, device=observed.device)
+        if shape is not None and tuple(observed.shape) != tuple(shape):
+            self._record(name + ".shape", list(observed.shape), list(shape), False)
+            self.fail(f"{name}.shape: expected {tuple(shape)}, observed {tuple(observed.shape)}")
+        if want.shape != observed.shape:
+            try:
+                want = want.expand_as(observed)
+            except RuntimeError:
+                self._record(name, observed, expected, False)
+                self.fail(f"{name}: expected shape {tuple(want.shape)}, observed {tuple(observed.shape)}")
+        tol = {"rtol": 0.0, "atol": 0.0} if exact else vars(TOLERANCES[dtype_name(observed.dtype)])
+        try:
+            torch.testing.assert_close(observed.detach(), want, **tol, equal_nan=False)
+        except AssertionError as exc:
+            self._record(name, observed, expected, False, tolerance="exact" if exact else tol)
+            self.fail(f"{name}: expected {to_json(expected)!r} ({'exactly' if exact else tol}), observed "
+                      f"{to_json(observed)['tensor']!r}\n  {exc}")
+        self._record(name, observed, expected, True, tolerance="exact" if exact else tol)
+
+    def close(self, name: str, observed: Any, expected: Any, **kwargs: Any) -> None:
+        """Compare with the dtype's stated tolerance (see :data:`spec.dtypes.TOLERANCES`)."""
+        __tracebackhide__ = True
+        self.tensor(name, observed, expected, exact=False, **kwargs)
+
+    # ----------------------------------------------------------------- errors and warnings
+    @contextlib.contextmanager
+    def raises(self, name: str, exc_type: type[BaseException], fragment: Any) -> Iterator[dict[str, Any]]:
+        """The block must raise ``exc_type`` whose message contains ``fragment`` (a regex).
+
+        The observed type and full message are recorded.  Yields a dict that holds
+        ``exception`` after the block.
+        """
+        __tracebackhide__ = True
+        fragment = self._resolve(fragment)
+        box: dict[str, Any] = {}
+        try:
+            yield box
+        except BaseException as exc:  # noqa: BLE001 - we classify below
+            box["exception"] = exc
+            text = str(exc)
+            observed = {"type": type(exc).__qualname__, "message": text}
+            ok = isinstance(exc, exc_type) and re.search(fragment, text) is not None
+            self._record(name, observed, {"type": exc_type.__qualname__, "message": fragment}, ok)
+            if not ok:
+                self.fail(
+                    f"{name}: expected {exc_type.__qualname__} matching {fragment!r}, "
+                    f"observed {type(exc).__qualname__}: {text}"
+                )
+        else:
+            self._record(name, "no exception", {"type": exc_type.__qualname__, "message": fragment}, False)
+            self.fail(f"{name}: expected {exc_type.__qualname__} matching {fragment!r}, but nothing was raised")
+
+    @contextlib.contextmanager
+    def warns(
+        self, name: str, category: type[Warning], fragment: Any, *, count: int | None = 1
+    ) -> Iterator[list[warnings.WarningMessage]]:
+        """The block must emit ``count`` warnings of ``category`` matching ``fragment``.
+
+        ``count=None`` means at least one.  Every warning is recorded, whatever
+        filters (``-W error``) are active outside the block.
+        """
+        __tracebackhide__ = True
+        fragment = self._resolve(fragment)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+        seen = [{"category": w.category.__qualname__, "message": str(w.message)} for w in caught]
+        hits = [w for w in caught if issubclass(w.category, category) and re.search(fragment, str(w.message))]
+        ok = len(hits) >= 1 if count is None else len(hits) == count
+        want = {"category": category.__qualname__, "message": fragment, "count": count if count is not None else ">=1"}
+        self._record(name, seen, want, ok)
+        if not ok:
+            self.fail(
+                f"{name}: expected {want['count']} {category.__qualname__} matching {fragment!r}, "
+                f"observed {len(hits)} (all warnings: {seen})"
+            )
+
+    @contextlib.contextmanager
+    def no_warning(self, name: str, category: type[Warning] = Warning, fragment: str = "") -> Iterator[None]:
+        """The block must emit no warning of ``category`` matching ``fragment``."""
+        __tracebackhide__ = True
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        seen = [{"category": w.category.__qualname__, "message": str(w.message)} for w in caught]
+        hits = [w for w in caught if issubclass(w.category, category) and re.search(fragment, str(w.message))]
+        self._record(name, seen, f"no {category.__qualname__} matching {fragment!r}", not hits)
+        if hits:
+            self.fail(f"{name}: expected no {category.__qualname__} matching {fragment!r}, observed {seen}")
+
+
+@contextlib.contextmanager
+def tolerating(category: type[Warning], fragment: str) -> Iterator[None]:
+    """Silence one known warning that a block may or may not emit (e.g. a once-per-process one).
+
+    Use it where a claim is not about that warning, so the suite passes under
+    ``-W error`` whatever ran before in the same process.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=f".*{fragment}", category=category)
+        yield

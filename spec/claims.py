@@ -1,0 +1,252 @@
+"""Declaring claims on their tests, and the registry that collects them.
+
+A claim is declared once, on the test that checks it::
+
+    @claim("LEAF-001", "A tensor created by the user with requires_grad=True is a leaf.",
+           section="Leaf tensors")
+    def test_user_tensor_is_leaf(device, dtype, check): ...
+
+Further tests serving the same claim name only its ID: ``@claim("LEAF-001")``.
+
+The registry is built statically (by reading ``tests/claims`` with :mod:`ast`), so
+listing claims, rendering documentation and validating ``--claim`` never import
+the tests or torch.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pytest
+
+ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z][A-Z0-9]*)*-\d{3}$")
+
+#: Sections in reading order: the article's Part 1, the Part 2 it promises, and beyond.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("Leaf tensors", "Part 1"),
+    ("Gradient retention", "Part 1"),
+    ("Secrets of grad", "Part 1"),
+    ("Multiple backward calls and retain_graph", "Part 1"),
+    ("The create_graph argument", "Part 1"),
+    ("Non-scalar outputs and grad_outputs", "Part 2"),
+    ("Batched gradients", "Part 2"),
+    ("Unused inputs", "Part 2"),
+    ("Slicing the input", "Part 2"),
+    ("Element-wise derivatives", "Part 2"),
+    ("Higher-order derivatives", "Part 2"),
+    ("Hessians and Hessian-vector products", "Part 2"),
+    ("General laws", "Part 2"),
+    ("In-place operations and views", "The weird side"),
+    ("Graph construction and constants", "The weird side"),
+    ("Operators without double backward", "The weird side"),
+    ("Forward-mode AD", "The weird side"),
+)
+SECTION_NAMES = tuple(name for name, _ in SECTIONS)
+PART_OF = dict(SECTIONS)
+
+CLAIM_MARKER = "claim"
+DTYPES_MARKER = "spec_dtypes"
+
+
+class ClaimError(ValueError):
+    """A malformed claim declaration or an unknown claim ID."""
+
+
+def _check_id(claim_id: str) -> None:
+    if not isinstance(claim_id, str) or not ID_PATTERN.match(claim_id):
+        raise ClaimError(f"claim ID {claim_id!r} must look like 'LEAF-001' (letters, dash, three digits)")
+
+
+def claim(claim_id: str, statement: str | None = None, *, section: str | None = None) -> Callable:
+    """Mark a test as checking a claim; the first test of a claim also states it."""
+    _check_id(claim_id)
+    if (statement is None) != (section is None):
+        raise ClaimError(f"{claim_id}: give both the statement and the section, or neither")
+    if section is not None and section not in SECTION_NAMES:
+        raise ClaimError(f"{claim_id}: unknown section {section!r}; known: {', '.join(SECTION_NAMES)}")
+
+    def decorate(fn: Callable) -> Callable:
+        return getattr(pytest.mark, CLAIM_MARKER)(claim_id)(fn)
+
+    return decorate
+
+
+def dtypes(*names: str) -> Callable:
+    """The dtypes a test runs with (default: float32 and float64)."""
+    from spec.precision import DTYPE_NAMES
+
+    for name in names:
+        if name not in DTYPE_NAMES:
+            raise ClaimError(f"unknown dtype {name!r}; known dtypes: {', '.join(DTYPE_NAMES)}")
+    return getattr(pytest.mark, DTYPES_MARKER)(*names)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclasses.dataclass
+class TestRef:
+    module: str  # path relative to the project root
+    name: str
+    lineno: int
+    source: str
+
+
+@dataclasses.dataclass
+class Change:
+    """A version-gated expectation found beside a claim (see :func:`spec.versions.by_version`)."""
+
+    key: str
+    values: dict[str, Any]
+    ref: str
+
+    @property
+    def claim_id(self) -> str:
+        return self.key.split("/", 1)[0]
+
+    @property
+    def observable(self) -> str:
+        return self.key.split("/", 1)[1]
+
+
+@dataclasses.dataclass
+class Claim:
+    id: str
+    statement: str
+    section: str
+    tests: list[TestRef] = dataclasses.field(default_factory=list)
+    changes: list[Change] = dataclasses.field(default_factory=list)
+
+    @property
+    def part(self) -> str:
+        return PART_OF[self.section]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "statement": self.statement,
+            "section": self.section,
+            "part": self.part,
+            "tests": [f"{t.module}::{t.name}" for t in self.tests],
+            "changes": [{"key": c.key, "values": c.values, "ref": c.ref} for c in self.changes],
+        }
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def claims_dir() -> Path:
+    return project_root() / "tests" / "claims"
+
+
+def _decorator_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id
+        if isinstance(func, ast.Attribute):
+            return func.attr
+    return None
+
+
+def _literal(node: ast.AST, where: str) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError as exc:
+        raise ClaimError(f"{where}: claim declarations must use literal arguments") from exc
+
+
+def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str | None, TestRef]], list[Change]]:
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text, filename=str(path))
+    rel = path.relative_to(root).as_posix()
+    decls = []
+    changes = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for dec in node.decorator_list:
+                if _decorator_name(dec) != "claim":
+                    continue
+                where = f"{rel}:{dec.lineno}"
+                args = [_literal(a, where) for a in dec.args]
+                kwargs = {k.arg: _literal(k.value, where) for k in dec.keywords}
+                claim_id = args[0] if args else kwargs.get("claim_id")
+                statement = args[1] if len(args) > 1 else kwargs.get("statement")
+                section = kwargs.get("section")
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                source = "\n".join(text.splitlines()[start - 1 : node.end_lineno])
+                decls.append((claim_id, statement, section, TestRef(rel, node.name, node.lineno, source)))
+        elif isinstance(node, ast.Call) and _decorator_name(node) == "by_version":
+            where = f"{rel}:{node.lineno}"
+            key = _literal(node.args[0], where)
+            values = _literal(node.args[1], where)
+            kw = {k.arg: _literal(k.value, where) for k in node.keywords if k.arg in ("ref",)}
+            changes.append(Change(key=key, values=values, ref=kw.get("ref", "")))
+    return decls, changes
+
+
+def build_registry(directory: Path | None = None) -> dict[str, Claim]:
+    """Read every claim declaration under ``directory`` (default ``tests/claims``)."""
+    directory = directory or claims_dir()
+    root = project_root() if directory.resolve().is_relative_to(project_root()) else directory
+    decls = []
+    changes: list[Change] = []
+    for path in sorted(directory.rglob("test_*.py")):
+        d, c = scan_file(path, root)
+        decls.extend(d)
+        changes.extend(c)
+    registry: dict[str, Claim] = {}
+    problems = []
+    for claim_id, statement, section, ref in decls:
+        if statement is None:
+            continue
+        if claim_id in registry:
+            problems.append(f"{claim_id} is stated twice ({registry[claim_id].tests[0].module} and {ref.module})")
+            continue
+        registry[claim_id] = Claim(claim_id, statement, section)
+    for claim_id, statement, _section, ref in decls:
+        if claim_id not in registry:
+            problems.append(f"{ref.module}::{ref.name} names {claim_id}, which no test states")
+            continue
+        registry[claim_id].tests.append(ref)
+    for change in changes:
+        if change.claim_id not in registry:
+            problems.append(f"version-gated expectation {change.key!r} names an unknown claim")
+            continue
+        registry[change.claim_id].changes.append(change)
+    if problems:
+        raise ClaimError("invalid claim declarations:\n  " + "\n  ".join(problems))
+    order = {name: i for i, name in enumerate(SECTION_NAMES)}
+    return dict(sorted(registry.items(), key=lambda kv: (order[kv[1].section], kv[0])))
+
+
+@lru_cache(maxsize=None)
+def registry() -> dict[str, Claim]:
+    return build_registry()
+
+
+def resolve_ids(requested: Iterable[str], known: Iterable[str]) -> list[str]:
+    """Validate claim IDs given on the command line; unknown ones name the nearest known IDs."""
+    known = list(known)
+    out = []
+    for raw in requested:
+        claim_id = raw.strip().upper()
+        if not claim_id:
+            continue
+        if claim_id not in known:
+            near = difflib.get_close_matches(claim_id, known, n=3, cutoff=0.5)
+            prefix = claim_id.rsplit("-", 1)[0]
+            near += [k for k in known if k.startswith(prefix + "-") and k not in near][: max(0, 3 - len(near))]
+            hint = f"; nearest: {', '.join(near)}" if near else ""
+            raise ClaimError(f"unknown claim ID {raw.strip()!r}{hint} (python -m spec list shows all)")
+        out.append(claim_id)
+    if not out:
+        raise ClaimError("--claim needs at least one claim ID")
+    return list(dict.fromkeys(out))

@@ -1,0 +1,76 @@
+"""Part 1, "Gradient retention" and "Secrets of grad": which tensors keep their .grad, and what .grad is."""
+
+import torch
+
+from spec import claim, dtypes
+from tests.claims.support import NON_LEAF_GRAD, scalar
+
+
+@claim(
+    "RET-001",
+    "backward() fills the .grad of the leaves that require grad: for b = a*a at a = 3, a.grad is 6.",
+    section="Gradient retention",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_backward_fills_leaf_grad(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    b = a * a
+    b.backward()
+
+    check.tensor("a.grad", a.grad, 6.0, dtype=dtype, device=device, shape=a.shape)
+
+
+@claim(
+    "RET-002",
+    "A non-leaf's .grad stays None after backward(), and every read of it warns to use .retain_grad().",
+    section="Gradient retention",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_non_leaf_grad_is_none_and_warns_on_every_read(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    b = a * a
+    b.backward()
+
+    with check.warns("first read of b.grad", UserWarning, NON_LEAF_GRAD):
+        first = b.grad
+    with check.warns("second read of b.grad", UserWarning, NON_LEAF_GRAD):
+        second = b.grad
+    check.none("b.grad", first)
+    check.none("b.grad (read again)", second)
+    check.false("b.retains_grad", b.retains_grad)
+
+
+@claim(
+    "RET-003",
+    "retain_grad() makes a non-leaf keep its gradient: b.grad is 1 for b = a*a, and reading it does not warn.",
+    section="Gradient retention",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_retain_grad_keeps_non_leaf_grad(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    b = a * a
+    b.retain_grad()
+    b.backward()
+
+    check.true("b.retains_grad", b.retains_grad)
+    with check.no_warning("reading b.grad"):
+        b_grad = b.grad
+    check.tensor("b.grad", b_grad, 1.0, dtype=dtype, device=device, shape=b.shape)
+    check.tensor("a.grad", a.grad, 6.0, dtype=dtype, device=device)
+
+
+@claim(
+    "GRAD-001",
+    "A gradient filled in by backward() is itself a leaf tensor that neither requires nor retains grad.",
+    section="Secrets of grad",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_grad_is_a_leaf_that_needs_no_grad(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    b = a * a
+    b.retain_grad()
+    b.backward()
+
+    check.true("isinstance(a.grad, torch.Tensor)", isinstance(a.grad, torch.Tensor))
+    check.flags("a.grad", a.grad, requires_grad=False, retains_grad=False, is_leaf=True, grad_fn=None)
+    check.flags("b.grad", b.grad, requires_grad=False, retains_grad=False, is_leaf=True, grad_fn=None)
