@@ -224,7 +224,7 @@ def build_registry(directory: Path | None = None) -> dict[str, Claim]:
     if problems:
         raise ClaimError("invalid claim declarations:\n  " + "\n  ".join(problems))
     order = {name: i for i, name in enumerate(SECTION_NAMES)}
-    return dict(sorted(registry.items(), key=lambda kv: (order[kv[1].section], kv[0])))
+    return dict(sorted(registry.items(), key=lambda kv: order[kv[1].section]))  # stable: declaration order
 
 
 @lru_cache(maxsize=None)

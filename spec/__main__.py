@@ -1,0 +1,64 @@
+"""Command line: ``python -m spec COMMAND``.
+
+Commands:
+  list          print every claim (ID, section, statement); --format json
+  matrix        render claims x torch versions x devices from results files
+  diff          compare two results files or folders; exit 1 when a claim that held fails
+  docs          generate the claim book (Markdown and static HTML)
+  bench-report  turn pytest-benchmark JSON into a Markdown report and plots; compare two runs
+
+Every command reports bad input in one line on stderr and exits non-zero (2 for usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: command -> (module, help). Each module provides ``configure(parser)`` and ``run(args) -> int``.
+COMMANDS = {
+    "list": ("spec.cli_list", "print every claim: ID, section, statement"),
+    "matrix": ("spec.matrix", "render the claims x torch versions x devices matrix (Markdown or HTML)"),
+    "diff": ("spec.diff", "compare two runs; exit 1 when a claim that held in OLD fails in NEW"),
+    "docs": ("spec.docs", "generate the claim book from the claims and results"),
+    "bench-report": ("spec.bench", "render benchmark results; compare two torch versions"),
+}
+
+
+class CommandError(Exception):
+    """A problem with the command's input: reported in one line, exit code ``code``."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m spec", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).configure(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from spec.claims import ClaimError
+    from spec.results import ResultsError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except BrokenPipeError:  # `| head`
+        return 0
+    except (CommandError, ResultsError, ClaimError, OSError) as exc:
+        code = getattr(exc, "code", 2)
+        print(f"python -m spec {args.command}: error: {str(exc).splitlines()[0] if str(exc) else exc!r}", file=sys.stderr)
+        return code if isinstance(code, int) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
