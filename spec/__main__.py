@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (CommandError, ResultsError, ClaimError, OSError) as exc:
         code = getattr(exc, "code", 2)
-        print(f"python -m spec {args.command}: error: {str(exc).splitlines()[0] if str(exc) else exc!r}", file=sys.stderr)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        print(f"python -m spec {args.command}: error: {text}", file=sys.stderr)
         return code if isinstance(code, int) else 2
 
 
