@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 KNOWN_DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
 
@@ -30,9 +31,15 @@ def probe(name: str) -> DeviceInfo:
 
         return DeviceInfo("cpu", True, platform.processor() or platform.machine())
     if name == "cuda":
-        if not torch.cuda.is_available():
-            why = "this torch is a CPU-only build" if torch.version.cuda is None else "no CUDA GPU is visible"
-            return DeviceInfo("cuda", False, f"cuda absent: torch.cuda.is_available() is False ({why})")
+        # A CUDA build on a machine without a GPU may warn while it looks: keep that out of the
+        # run (it would fail under -W error) and put it in the reason instead.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            available = torch.cuda.is_available()
+        if not available:
+            why = "this torch is a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda} build, no GPU visible"
+            said = "; ".join(dict.fromkeys(str(w.message).splitlines()[0] for w in caught))
+            return DeviceInfo("cuda", False, f"cuda absent: torch.cuda.is_available() is False ({why}{': ' + said if said else ''})")
         return DeviceInfo("cuda", True, torch.cuda.get_device_name(0))
     if name == "mps":
         backend = getattr(torch.backends, "mps", None)
