@@ -1,0 +1,182 @@
+"""Part 2, "Non-scalar outputs and grad_outputs" and "Batched gradients"."""
+
+import pytest
+import torch
+
+from spec import by_version, claim, dtypes
+
+IMPLICIT_SCALAR = r"grad can be implicitly created only for scalar outputs"
+
+#: torch 2.0 seeded a complex scalar output with 1 and silently returned a gradient;
+#: since 2.1 an implicit seed needs a *real* scalar output.
+COMPLEX_IMPLICIT = by_version(
+    "NS-003/complex scalar output without grad_outputs",
+    {
+        "<2.1": r"^returned$",
+        ">=2.1": r"^RuntimeError: grad can be implicitly created only for real scalar outputs but got torch\.complex",
+    },
+    ref="https://github.com/pytorch/pytorch/pull/92753",
+    note="issue https://github.com/pytorch/pytorch/issues/92750: backward() should not be allowed for complex scalar output",
+)
+
+
+def outcome(fn):
+    """``"returned"``, or ``"<ExceptionType>: <message>"``: what a call did, as one recordable string."""
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the outcome is what we observe
+        return f"{type(exc).__name__}: {exc}"
+    return "returned"
+
+
+@claim(
+    "NS-001",
+    "backward() and autograd.grad() of an output with more than one element, without grad_outputs, raise "
+    "RuntimeError 'grad can be implicitly created only for scalar outputs': for y = x*x with x of 3 elements.",
+    section="Non-scalar outputs and grad_outputs",
+)
+@pytest.mark.parametrize("api", ["backward", "autograd.grad"])
+def test_non_scalar_output_needs_grad_outputs(api, device, dtype, check):
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
+    y = x * x
+    with check.raises(f"{api} of a 3-element output", RuntimeError, IMPLICIT_SCALAR):
+        if api == "backward":
+            y.backward()
+        else:
+            torch.autograd.grad(y, x)
+    check.none("x.grad after the failed call", x.grad)
+
+
+@claim(
+    "NS-002",
+    "'Scalar' means one element: an output of shape (1,), (1, 1) or (1, 1, 1) needs no grad_outputs, and the "
+    "gradient of y = x*x at 3 is 6 in the input's shape.",
+    section="Non-scalar outputs and grad_outputs",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1), (1, 1, 1)], ids=lambda s: f"shape{s}")
+def test_one_element_output_is_scalar(shape, device, dtype, check):
+    x = torch.full(shape, 3.0, requires_grad=True, device=device, dtype=dtype)
+    (g,) = torch.autograd.grad(x * x, x)
+    check.tensor("dy/dx", g, 6.0, dtype=dtype, device=device, shape=shape)
+    y = x * x
+    y.backward()
+    check.tensor("x.grad", x.grad, 6.0, dtype=dtype, device=device, shape=shape)
+
+
+@claim(
+    "NS-003",
+    "A complex scalar output also needs grad_outputs (since torch 2.1): z = (x*(1+1j)).sum() raises 'grad can be "
+    "implicitly created only for real scalar outputs', and with grad_outputs=1+0j the gradient is [1, 1].",
+    section="Non-scalar outputs and grad_outputs",
+)
+@pytest.mark.parametrize("api", ["backward", "autograd.grad"])
+def test_complex_output_needs_grad_outputs(api, device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    z = (x * (1 + 1j)).sum()
+    check.true("z.is_complex()", z.is_complex())
+    call = (lambda: z.backward(retain_graph=True)) if api == "backward" else (lambda: torch.autograd.grad(z, x, retain_graph=True))
+    check.matches(f"{api} of a complex scalar, no grad_outputs", outcome(call), COMPLEX_IMPLICIT)
+
+    one = torch.tensor(1 + 0j, dtype=z.dtype, device=device)
+    (g,) = torch.autograd.grad(z, x, grad_outputs=one)
+    check.tensor("grad with grad_outputs=1+0j", g, [1.0, 1.0], dtype=dtype, device=device)
+
+
+@claim(
+    "NS-004",
+    "grad_outputs=v computes the vector-Jacobian product v^T J: for y = x**2 at x = [1, 2, 3] and "
+    "v = [1, 0.5, 0.25] the gradient is [2, 2, 1.5].",
+    section="Non-scalar outputs and grad_outputs",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_grad_outputs_is_vjp(device, dtype, check):
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
+    v = torch.tensor([1.0, 0.5, 0.25], device=device, dtype=dtype)
+    (g,) = torch.autograd.grad(x**2, x, grad_outputs=v)
+    check.tensor("grad(y, x, grad_outputs=v)", g, [2.0, 2.0, 1.5], dtype=dtype, device=device)
+
+
+@claim("NS-004")
+def test_grad_outputs_is_vjp_of_coupled_function(device, dtype, check):
+    # A coupled function: the result is v @ J for the full Jacobian, not an element-wise product.
+    def f(x):
+        return torch.sin(x) * x.sum()
+
+    x = torch.tensor([0.5, -1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    v = torch.tensor([1.0, 0.5, 0.25], device=device, dtype=dtype)
+    (g,) = torch.autograd.grad(f(x), x, grad_outputs=v)
+    jac = torch.autograd.functional.jacobian(f, x.detach())
+    check.close("grad(sin(x) * x.sum(), x, grad_outputs=v) = v @ J", g, v @ jac, dtype=dtype, device=device)
+
+
+@claim(
+    "NS-005",
+    "grad_outputs=torch.ones_like(y) gives exactly the 'sum trick' grad(y.sum(), x): for y = sin(x) * x.sum().",
+    section="Non-scalar outputs and grad_outputs",
+)
+def test_ones_equals_sum_trick(device, dtype, check):
+    x = torch.tensor([0.5, -1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    y = torch.sin(x) * x.sum()
+    (g_ones,) = torch.autograd.grad(y, x, grad_outputs=torch.ones_like(y), retain_graph=True)
+    (g_sum,) = torch.autograd.grad(y.sum(), x)
+    check.tensor("grad with ones == grad of y.sum()", g_ones, g_sum, dtype=dtype, device=device)
+
+
+@claim(
+    "NS-006",
+    "With coupled outputs grad_outputs=ones gives the Jacobian's column sums, not its diagonal: for "
+    "y = x * x.sum() at x = [1, 2, 3] it is [12, 12, 12] while dy_i/dx_i is [7, 8, 9].",
+    section="Non-scalar outputs and grad_outputs",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_ones_is_not_the_diagonal(device, dtype, check):
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
+    y = x * x.sum()
+    (g,) = torch.autograd.grad(y, x, grad_outputs=torch.ones_like(y))
+    check.tensor("grad(x * x.sum(), x, grad_outputs=ones)", g, [12.0, 12.0, 12.0], dtype=dtype, device=device)
+    jac = torch.autograd.functional.jacobian(lambda t: t * t.sum(), x.detach())
+    check.tensor("diagonal of the Jacobian", torch.diagonal(jac), [7.0, 8.0, 9.0], dtype=dtype)
+    check.tensor("column sums of the Jacobian", jac.sum(0), [12.0, 12.0, 12.0], dtype=dtype)
+
+
+@claim(
+    "NS-007",
+    "A grad_outputs whose shape differs from the output's raises RuntimeError 'Mismatch in shape', even when it "
+    "would broadcast: shapes (2,), (1, 3) and () against an output of shape (3,).",
+    section="Non-scalar outputs and grad_outputs",
+)
+@pytest.mark.parametrize("api", ["backward", "autograd.grad"])
+@pytest.mark.parametrize("bad_shape", [(2,), (1, 3), ()], ids=lambda s: f"grad_output{s}")
+def test_grad_outputs_shape_mismatch(api, bad_shape, device, dtype, check):
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
+    y = x * x
+    v = torch.ones(bad_shape, device=device, dtype=dtype)
+    size = ", ".join(map(str, bad_shape))
+    fragment = (
+        rf"Mismatch in shape: grad_output\[0\] has a shape of torch\.Size\(\[{size}\]\) "
+        r"and output\[0\] has a shape of torch\.Size\(\[3\]\)"
+    )
+    with check.raises(f"{api} with grad_outputs of shape {bad_shape}", RuntimeError, fragment):
+        if api == "backward":
+            y.backward(v)
+        else:
+            torch.autograd.grad(y, x, grad_outputs=v)
+
+
+@claim(
+    "BATCH-001",
+    "autograd.grad(y, x, grad_outputs=torch.eye(3), is_grads_batched=True) returns the whole Jacobian, row i being "
+    "dy_i/dx: for y = x * x.sum() at x = [1, 2, 3] it is [[7, 1, 1], [2, 8, 2], [3, 3, 9]].",
+    section="Batched gradients",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_batched_identity_gives_jacobian(device, dtype, check):
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
+    y = x * x.sum()
+    eye = torch.eye(3).to(device=device, dtype=dtype)  # torch 2.0 has no bfloat16 eye on the CPU
+    (jac,) = torch.autograd.grad(y, x, grad_outputs=eye, is_grads_batched=True)
+    expected = [[7.0, 1.0, 1.0], [2.0, 8.0, 2.0], [3.0, 3.0, 9.0]]
+    check.tensor("batched grad with the identity", jac, expected, dtype=dtype, device=device, shape=(3, 3))
+    ref = torch.autograd.functional.jacobian(lambda t: t * t.sum(), x.detach())
+    check.tensor("torch.autograd.functional.jacobian", ref, expected, dtype=dtype)
