@@ -23,8 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import pytest
-
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z][A-Z0-9]*)*-\d{3}$")
 
 #: Sections in reading order: the article's Part 1, the Part 2 it promises, and beyond.
@@ -72,6 +70,8 @@ def claim(claim_id: str, statement: str | None = None, *, section: str | None = 
         raise ClaimError(f"{claim_id}: unknown section {section!r}; known: {', '.join(SECTION_NAMES)}")
 
     def decorate(fn: Callable) -> Callable:
+        import pytest
+
         return getattr(pytest.mark, CLAIM_MARKER)(claim_id)(fn)
 
     return decorate
@@ -84,6 +84,8 @@ def dtypes(*names: str) -> Callable:
     for name in names:
         if name not in DTYPE_NAMES:
             raise ClaimError(f"unknown dtype {name!r}; known dtypes: {', '.join(DTYPE_NAMES)}")
+    import pytest
+
     return getattr(pytest.mark, DTYPES_MARKER)(*names)
 
 
@@ -203,14 +205,16 @@ def build_registry(directory: Path | None = None) -> dict[str, Claim]:
         decls.extend(d)
         changes.extend(c)
     registry: dict[str, Claim] = {}
+    stated_in: dict[str, str] = {}
     problems = []
     for claim_id, statement, section, ref in decls:
         if statement is None:
             continue
         if claim_id in registry:
-            problems.append(f"{claim_id} is stated twice ({registry[claim_id].tests[0].module} and {ref.module})")
+            problems.append(f"{claim_id} is stated twice ({stated_in[claim_id]} and {ref.module}::{ref.name})")
             continue
         registry[claim_id] = Claim(claim_id, statement, section)
+        stated_in[claim_id] = f"{ref.module}::{ref.name}"
     for claim_id, statement, _section, ref in decls:
         if claim_id not in registry:
             problems.append(f"{ref.module}::{ref.name} names {claim_id}, which no test states")

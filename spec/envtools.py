@@ -28,7 +28,6 @@ def free(env_dir: str) -> int:
     if not (path / "pyvenv.cfg").exists() or ".tox" not in path.parts:
         print(f"refusing to delete {path}: not a tox environment", file=sys.stderr)
         return 2
-    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
     for child in path.iterdir():
         if child.name == "log":
             continue
@@ -36,7 +35,7 @@ def free(env_dir: str) -> int:
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
-    print(f"freed {size / 2**30:.1f} GiB: {path}")
+    print(f"freed {path} (set SPEC_KEEP_ENVS=1 to keep matrix envs)")
     return 0
 
 

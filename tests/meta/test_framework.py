@@ -1,0 +1,157 @@
+"""Tests of the framework's helpers: versions, devices, dtypes, the registry and the check helpers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from spec import by_version
+from spec.check import Check, ClaimCheckFailed
+from spec.claims import ClaimError, build_registry, registry, resolve_ids
+from spec.devices import DeviceError, DeviceInfo, parse_selection, require_present
+from spec.precision import DtypeError
+from spec.precision import parse_selection as parse_dtypes
+from spec.versions import RECORDED_VERSIONS, VersionGateError, build_tag, is_recorded, release
+
+
+class TestVersions:
+    def test_release_strips_local_and_dev_parts(self):
+        assert str(release("2.15.0+cu128")) == "2.15.0"
+        assert str(release("2.16.0.dev20261101+cpu")) == "2.16.0"
+        assert build_tag("2.13.0+cpu") == "cpu" and build_tag("2.15.0") == ""
+
+    def test_recorded_versions(self):
+        assert is_recorded("2.15.0+cu128") and is_recorded("2.0.1")
+        assert not is_recorded("2.16.0.dev20261101") and not is_recorded("2.14.0")
+        assert RECORDED_VERSIONS[0] == "2.0.1" and RECORDED_VERSIONS[-1] == "2.15.0" and len(RECORDED_VERSIONS) == 16
+
+    def test_by_version_picks_the_branch_and_names_the_change(self):
+        v = by_version("DEMO-001/message", {"<2.4": "old", ">=2.4": "new"}, ref="https://example.org/pr/1")
+        assert v.for_version("2.3.1") == "old" and v.for_version("2.4.1+cpu") == "new"
+        assert v.for_version("2.16.0.dev20261101") == "new"  # unrecorded: newest expectations
+        assert v.changed_in() == ["2.4.1"]
+        assert v.describe("2.0.1")["branch"] == "<2.4"
+
+    def test_by_version_rejects_gaps_and_overlaps(self):
+        with pytest.raises(VersionGateError, match="matches 0 branches"):
+            by_version("DEMO-001/x", {"<2.4": 1, ">=2.5": 2}, ref="r")
+        with pytest.raises(VersionGateError, match="matches 2 branches"):
+            by_version("DEMO-001/x", {"<2.5": 1, ">=2.4": 2}, ref="r")
+        with pytest.raises(ValueError, match="CLAIM-ID/observable"):
+            by_version("nokey", {">=2.0": 1}, ref="r")
+
+
+class TestSelections:
+    def test_devices(self):
+        assert parse_selection(None) is None
+        assert parse_selection("cuda, cpu,cuda") == ["cuda", "cpu"]
+        with pytest.raises(DeviceError, match="unknown device 'tpu'"):
+            parse_selection("cpu,tpu")
+        infos = {"cpu": DeviceInfo("cpu", True, "x"), "cuda": DeviceInfo("cuda", False, "cuda absent: no GPU")}
+        require_present(["cpu"], infos)
+        with pytest.raises(DeviceError, match="--device cuda was asked for, but cuda absent: no GPU"):
+            require_present(["cpu", "cuda"], infos)
+
+    def test_dtypes(self):
+        assert parse_dtypes("float64,bfloat16") == ["float64", "bfloat16"]
+        with pytest.raises(DtypeError, match="unknown dtype 'float8'"):
+            parse_dtypes("float8")
+
+    def test_claim_ids_name_the_nearest(self):
+        known = list(registry())
+        assert resolve_ids(["leaf-001", "AG-002"], known) == ["LEAF-001", "AG-002"]
+        with pytest.raises(ClaimError, match=r"unknown claim ID 'LEAF-01'; nearest: .*LEAF-001"):
+            resolve_ids(["LEAF-01"], known)
+
+
+class TestRegistry:
+    def test_every_part1_claim_is_registered(self):
+        ids = set(registry())
+        part1 = {"LEAF-001", "LEAF-002", "LEAF-003", "LEAF-004", "LEAF-005", "INHERIT-001", "RET-001", "RET-002",
+                 "RET-003", "GRAD-001", "BWD-001", "BWD-002", "BWD-003", "CG-001", "CG-002", "CG-003", "CG-004",
+                 "AG-001", "AG-002", "AG-003", "AG-004", "AG-005"}
+        assert part1 <= ids
+        assert all(c.part == "Part 1" for c in registry().values() if c.id in part1)
+
+    def test_statements_are_single_sentences_with_tests(self):
+        for c in registry().values():
+            assert c.statement.endswith("."), c.id
+            assert c.tests, c.id
+            assert not re.search(r"[.!?] +[A-Z]", c.statement), f"{c.id}: one sentence, please"
+
+    def test_declaration_errors(self, tmp_path):
+        (tmp_path / "test_x.py").write_text(
+            "from spec import claim\n"
+            "@claim('AAA-001', 'One.', section='Leaf tensors')\ndef test_a(): pass\n"
+            "@claim('AAA-001', 'Two.', section='Leaf tensors')\ndef test_b(): pass\n"
+            "@claim('BBB-001')\ndef test_c(): pass\n"
+        )
+        with pytest.raises(ClaimError) as info:
+            build_registry(tmp_path)
+        assert "AAA-001 is stated twice" in str(info.value)
+        assert "names BBB-001, which no test states" in str(info.value)
+
+    def test_bad_ids_and_sections(self):
+        from spec import claim
+
+        with pytest.raises(ClaimError, match="must look like"):
+            claim("leaf1")
+        with pytest.raises(ClaimError, match="unknown section"):
+            claim("ZZZ-001", "X.", section="Nowhere")
+
+
+class TestCheck:
+    def make(self):
+        props: list = []
+        return Check(["DEMO-001"], {"device": "cpu"}, props), props
+
+    def test_equal_is_type_strict_and_explains_itself(self):
+        check, props = self.make()
+        check.equal("flag", True, True)
+        with pytest.raises(ClaimCheckFailed, match=r"(?s)flag: expected True, observed 1.*DEMO-001; torch .*device=cpu"):
+            check.equal("flag", 1, True)
+        assert props and props[0][0] == "spec.observations"
+
+    def test_tensor_exact_and_close(self):
+        import torch
+
+        check, _ = self.make()
+        check.tensor("x", torch.tensor([6.0]), 6.0)
+        with pytest.raises(ClaimCheckFailed, match="exactly"):
+            check.tensor("x", torch.tensor([6.0 + 1e-6], dtype=torch.float64), 6.0)
+        check.close("y", torch.tensor([6.0 + 1e-7]), 6.0)
+        with pytest.raises(ClaimCheckFailed, match="dtype"):
+            check.tensor("x", torch.tensor([6.0]), 6.0, dtype=torch.float64)
+        with pytest.raises(ClaimCheckFailed, match="expected a tensor"):
+            check.tensor("x", None, 6.0)
+
+    def test_raises_and_warns(self):
+        import warnings
+
+        check, _ = self.make()
+        with check.raises("e", RuntimeError, "boom"):
+            raise RuntimeError("a boom here")
+        with pytest.raises(ClaimCheckFailed, match="nothing was raised"):
+            with check.raises("e", RuntimeError, "boom"):
+                pass
+        with pytest.raises(ClaimCheckFailed, match="observed ValueError"):
+            with check.raises("e", RuntimeError, "boom"):
+                raise ValueError("boom")
+        with check.warns("w", UserWarning, "careful", count=2):
+            warnings.warn("careful 1", UserWarning)
+            warnings.warn("careful 2", UserWarning)
+        with pytest.raises(ClaimCheckFailed, match="expected 1 UserWarning"):
+            with check.warns("w", UserWarning, "careful"):
+                pass
+        with pytest.raises(ClaimCheckFailed, match="expected no UserWarning"):
+            with check.no_warning("w", UserWarning):
+                warnings.warn("oops", UserWarning)
+
+    def test_versioned_expectation_is_recorded(self):
+        check, _ = self.make()
+        v = by_version("DEMO-001/message", {"<2.0": "never", ">=2.0": "boom"}, ref="https://example.org/1")
+        with check.raises("e", RuntimeError, v):
+            raise RuntimeError("boom")
+        assert check.expectations[0]["key"] == "DEMO-001/message"
+        assert check.expectations[0]["branch"] == ">=2.0"
