@@ -26,12 +26,7 @@ COMMANDS = {
 }
 
 
-class CommandError(Exception):
-    """A problem with the command's input: reported in one line, exit code ``code``."""
-
-    def __init__(self, message: str, code: int = 2):
-        super().__init__(message)
-        self.code = code
+from spec.errors import CommandError  # noqa: E402  (re-exported: spec.__main__.CommandError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ def run(args) -> int:
     if args.section:
         claims = [c for c in claims if c.section == args.section]
         if not claims:
-            from spec.__main__ import CommandError
+            from spec.errors import CommandError
 
             raise CommandError(f"no claims in section {args.section!r}")
     out = sys.stdout

@@ -34,7 +34,8 @@ EXPLANATIONS = Path(__file__).resolve().parent / "explanations.md"
 #: Overall statuses of a claim over all the results given, in filter order.
 STATUSES = ("pass", "fail", "skip", "not run")
 STATUS_LABEL = {"pass": "holds", "fail": "fails", "skip": "skipped", "not run": "not run"}
-STATUS_MARK = {"pass": "✅", "fail": "❌", "skip": "⏭", "not run": "·"}
+STATUS_MARK = {"pass": "✅", "fail": "❌", "skip": "⏭", "not run": "·"}  # Markdown: a code host has emoji fonts
+STATUS_SYMBOL = {"pass": "✓", "fail": "✗", "skip": "–", "not run": "·"}  # HTML: readable with any font
 ANY_DEVICE = "any device"
 
 #: Files the book consists of, besides the section pages.
@@ -151,6 +152,15 @@ def format_value(value: Any, expected: bool = False) -> str:
     return _ADDRESS.sub("", repr(value))
 
 
+_GITHUB_REF = re.compile(r"^https?://github\.com/([\w.-]+/[\w.-]+)/(?:pull|issues)/(\d+)/?$")
+
+
+def ref_label(ref: str) -> str:
+    """``https://github.com/pytorch/pytorch/pull/92753`` -> ``pytorch/pytorch#92753``."""
+    m = _GITHUB_REF.match(ref or "")
+    return f"{m.group(1)}#{m.group(2)}" if m else ref
+
+
 def version_key(text: str) -> tuple:
     try:
         return (0, Version(text))
@@ -230,7 +240,7 @@ def build_model(registry: dict[str, Claim], docs: list[dict[str, Any]], explanat
         "versions": versions,
         "sources": sources,
         "counts": counts,
-        "statuses": [{"key": s, "label": STATUS_LABEL[s], "mark": STATUS_MARK[s], "count": counts[s]} for s in STATUSES],
+        "statuses": [{"key": s, "label": STATUS_LABEL[s], "mark": STATUS_MARK[s], "sym": STATUS_SYMBOL[s], "count": counts[s]} for s in STATUSES],
         "unknown": unknown,
         "total": len(claims),
     }
@@ -297,6 +307,7 @@ def _claim_model(
         "status": status,
         "status_label": STATUS_LABEL[status],
         "status_mark": STATUS_MARK[status],
+        "status_sym": STATUS_SYMBOL[status],
         "devices": devices,
         "table": table,
         "skip_reasons": [{"reason": k, "where": _where_text(v)} for k, v in sorted(skip_reasons.items())],
@@ -379,6 +390,8 @@ def _changes(c: Claim, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str,
     """The claim's version-gated expectations, with where the results applied each branch."""
     from spec.versions import Versioned
 
+    from spec.versions import RECORDED_VERSIONS
+
     applied: dict[tuple[str, str], set[str]] = defaultdict(set)
     for rel, row in rows:
         for e in row.get("expectations") or []:
@@ -386,7 +399,10 @@ def _changes(c: Claim, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str,
     out = []
     for ch in sorted(c.changes, key=lambda ch: ch.key):
         try:
-            changed_in = Versioned(ch.key, ch.values, ch.ref).changed_in()
+            changed_in = [
+                f"{RECORDED_VERSIONS[RECORDED_VERSIONS.index(v) - 1]} and {v}"
+                for v in Versioned(ch.key, ch.values, ch.ref).changed_in()
+            ]
         except Exception:  # an invalid gate is the claim suite's failure, not the book's
             changed_in = []
         out.append(
@@ -394,6 +410,7 @@ def _changes(c: Claim, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str,
                 "key": ch.key,
                 "observable": ch.observable,
                 "ref": ch.ref,
+                "ref_label": ref_label(ch.ref),
                 "changed_in": changed_in,
                 "branches": [
                     {

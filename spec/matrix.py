@@ -266,7 +266,7 @@ def run(args) -> int:
     elif out.suffix == ".md":
         text = render_markdown(m, args.title)
     else:
-        from spec.__main__ import CommandError
+        from spec.errors import CommandError
 
         raise CommandError(f"-o {out}: the output must end in .md or .html")
     out.parent.mkdir(parents=True, exist_ok=True)

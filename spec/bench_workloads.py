@@ -1,0 +1,696 @@
+"""Workloads and methods of the higher-order derivative benchmarks (issue 5).
+
+Everything here is plain torch: the benchmarks in ``tests/bench`` time it, the
+memory worker (``spec.bench_memory``) measures its peak, and ``spec.bench``
+reads the case list to render the report. Importing this module does not import
+torch; building a case does.
+
+Workloads (fixed sizes, ``N_POINTS`` collocation points, tanh MLP with ``HIDDEN``):
+
+* ``derivative``  k-th derivative, k = 1..6, of u: R -> R
+* ``laplacian``   Laplacian of u: R^d -> R, d = 2, 8, 32
+* ``biharmonic``  the biharmonic operator (Laplacian of the Laplacian) of u: R^2 -> R
+* ``pinn_step``   one PINN training step: residual of the Poisson equation -Lap u = f on
+  [0, 1]^2 (manufactured solution sin(pi x) sin(pi y)), mean-square loss, gradient of the
+  loss with respect to every weight
+
+Every method returns a tensor (``pinn_step``: the flattened weight gradient) that is
+checked against the float64 reference (nested autograd in float64) before it is timed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+N_POINTS = 1024
+HIDDEN = (64, 64, 64)
+ORDERS = (1, 2, 3, 4, 5, 6)
+LAPLACIAN_DIMS = (2, 8, 32)
+BIHARMONIC_DIM = 2
+PINN_DIM = 2
+SEED = 1234
+
+WORKLOADS: dict[str, str] = {
+    "derivative": f"k-th derivative of a tanh MLP u: R -> R ({'-'.join(map(str, HIDDEN))}) at {N_POINTS} points",
+    "laplacian": f"Laplacian of a tanh MLP u: R^d -> R ({'-'.join(map(str, HIDDEN))}) at {N_POINTS} points",
+    "biharmonic": f"biharmonic operator (4th order) of a tanh MLP u: R^2 -> R at {N_POINTS} points",
+    "pinn_step": f"one PINN training step, Poisson -Lap u = f on [0,1]^2, {N_POINTS} points: residual, "
+    "mean-square loss, gradient w.r.t. every weight",
+}
+
+#: method -> one-line description (the report's legend)
+METHODS: dict[str, str] = {
+    "nested_grad": "nested torch.autograd.grad(create_graph=True), one call per order and per input dimension",
+    "is_grads_batched": "torch.autograd.grad(is_grads_batched=True): all input dimensions in one batched call",
+    "func_jacrev": "torch.func: vmap over points of nested jacrev",
+    "func_jacfwd": "torch.func: vmap over points of nested jacfwd",
+    "func_hessian": "torch.func: vmap over points of hessian (jacfwd over jacrev)",
+    "func_jvp_grad": "torch.func: vmap over points (and directions) of jvp over grad (forward-over-reverse)",
+    "forward_ad": "torch.autograd.forward_ad dual numbers over reverse mode (forward-over-reverse), a loop over dimensions",
+    "functional_hessian": "torch.autograd.functional.hessian (dense, vectorize=True)",
+    "functional_hvp": "torch.autograd.functional.hvp (double-backward trick), a loop over dimensions",
+    "functional_vhp": "torch.autograd.functional.vhp (reverse-over-reverse), a loop over dimensions",
+    "jet": "Taylor mode with jet-for-pytorch (jet.jet; collapsed for the Laplacian, jet.bilaplacian for the biharmonic)",
+    "analytic": "closed-form derivative recurrences of the tanh MLP written by hand (Taylor mode without a "
+    "framework): the floor",
+}
+
+#: method order in tables and plots
+METHOD_ORDER = tuple(METHODS)
+
+_APPLIES: dict[str, dict[str, Callable[[int], str | None]]] = {
+    "derivative": {
+        "nested_grad": lambda k: None,
+        "is_grads_batched": lambda k: "n/a: u has one input, so there is nothing to batch",
+        "func_jacrev": lambda k: None,
+        "func_jacfwd": lambda k: None,
+        "func_hessian": lambda k: None if k == 2 else "n/a: hessian is the 2nd derivative only",
+        "func_jvp_grad": lambda k: None,
+        "forward_ad": lambda k: None,
+        "functional_hessian": lambda k: None if k == 2 else "n/a: hessian is the 2nd derivative only",
+        "functional_hvp": lambda k: None if k == 2 else "n/a: hvp is the 2nd derivative only",
+        "functional_vhp": lambda k: None if k == 2 else "n/a: vhp is the 2nd derivative only",
+        "jet": lambda k: None,
+        "analytic": lambda k: None,
+    },
+    "laplacian": {
+        "nested_grad": lambda d: None,
+        "is_grads_batched": lambda d: None,
+        "func_jacrev": lambda d: None,
+        "func_jacfwd": lambda d: None,
+        "func_hessian": lambda d: None,
+        "func_jvp_grad": lambda d: None,
+        "forward_ad": lambda d: None,
+        "functional_hessian": lambda d: None
+        if d == 2
+        else f"n/a: the dense Hessian over all points is ({N_POINTS}*{d})^2 = "
+        f"{(N_POINTS * d) ** 2 * 4 / 2**30:.1f} GiB in float32",
+        "functional_hvp": lambda d: None,
+        "functional_vhp": lambda d: None,
+        "jet": lambda d: None,
+        "analytic": lambda d: None,
+    },
+    "biharmonic": {
+        "nested_grad": lambda d: None,
+        "is_grads_batched": lambda d: None,
+        "func_jacrev": lambda d: None,
+        "func_jacfwd": lambda d: None,
+        "func_hessian": lambda d: None,
+        "func_jvp_grad": lambda d: None,
+        "forward_ad": lambda d: None,
+        "functional_hessian": lambda d: "n/a: a dense Hessian of the Laplacian over all points; use func_hessian",
+        "functional_hvp": lambda d: None,
+        "functional_vhp": lambda d: None,
+        "jet": lambda d: None,
+        "analytic": lambda d: None,
+    },
+    "pinn_step": {
+        "nested_grad": lambda d: None,
+        "is_grads_batched": lambda d: None,
+        "func_jacrev": lambda d: None,
+        "func_jacfwd": lambda d: None,
+        "func_hessian": lambda d: None,
+        "func_jvp_grad": lambda d: None,
+        "forward_ad": lambda d: None,
+        "functional_hessian": lambda d: "n/a: a dense Hessian over all points; see the laplacian workload",
+        "functional_hvp": lambda d: None,
+        "functional_vhp": lambda d: None,
+        "jet": lambda d: None,
+        "analytic": lambda d: None,
+    },
+}
+
+PARAMS: dict[str, tuple[int, ...]] = {
+    "derivative": ORDERS,
+    "laplacian": LAPLACIAN_DIMS,
+    "biharmonic": (BIHARMONIC_DIM,),
+    "pinn_step": (PINN_DIM,),
+}
+PARAM_NAME = {"derivative": "k", "laplacian": "d", "biharmonic": "d", "pinn_step": "d"}
+
+JET_REQUIREMENT = "jet-for-pytorch needs Python >= 3.12 and torch >= 2.10"
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    workload: str
+    param: int
+    method: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.workload}-{PARAM_NAME[self.workload]}{self.param}-{self.method}"
+
+    @property
+    def na_reason(self) -> str | None:
+        """Why the method does not apply to this workload (static), or None."""
+        return _APPLIES[self.workload][self.method](self.param)
+
+
+def all_cases() -> list[Case]:
+    """Every (workload, parameter, method), applicable or not, in report order."""
+    return [Case(w, p, m) for w in WORKLOADS for p in PARAMS[w] for m in METHOD_ORDER]
+
+
+def parse_case_id(case_id: str) -> Case:
+    for case in all_cases():
+        if case.id == case_id:
+            return case
+    raise KeyError(case_id)
+
+
+def jet_unavailable_reason() -> str | None:
+    """Why ``jet`` cannot be used here, or None when it can."""
+    import sys
+
+    import torch
+    from packaging.version import Version
+
+    here = f"this is Python {sys.version_info.major}.{sys.version_info.minor}, torch {torch.__version__}"
+    if sys.version_info < (3, 12) or Version(torch.__version__.split("+")[0]) < Version("2.10"):
+        return f"not installable: {JET_REQUIREMENT} ({here})"
+    try:
+        import jet  # noqa: F401
+    except ImportError as exc:
+        return f"not installed: {exc} ({JET_REQUIREMENT}; {here})"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# the network
+
+
+def make_mlp(d_in: int, dtype, device, seed: int = SEED):
+    """The tanh MLP d_in -> 64 -> 64 -> 64 -> 1, with weights drawn in float64 then cast (same values in every dtype)."""
+    import torch
+    from torch import nn
+
+    gen = torch.Generator().manual_seed(seed + d_in)
+    sizes = (d_in, *HIDDEN, 1)
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        lin = nn.Linear(a, b, dtype=torch.float64)
+        bound = 1.0 / math.sqrt(a)
+        with torch.no_grad():
+            lin.weight.copy_((torch.rand(b, a, generator=gen, dtype=torch.float64) * 2 - 1) * bound * math.sqrt(3))
+            lin.bias.copy_((torch.rand(b, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers).to(dtype=dtype, device=device)
+
+
+def make_points(d_in: int, dtype, device, seed: int = SEED):
+    import torch
+
+    gen = torch.Generator().manual_seed(seed + 100 + d_in)
+    return torch.rand(N_POINTS, d_in, generator=gen, dtype=torch.float64).to(dtype=dtype, device=device)
+
+
+def _linears(model) -> list:
+    from torch import nn
+
+    return [m for m in model if isinstance(m, nn.Linear)]
+
+
+# ----------------------------------------------------------------------------------------------
+# k-th derivative of u: R -> R (x has shape (N, 1); returns (N, 1))
+
+
+def _single(model):
+    """u for one point: (d,) -> () (for torch.func transforms)."""
+    return lambda z: model(z.unsqueeze(0)).squeeze()
+
+
+def deriv_nested_grad(model, x, k):
+    x = x.detach().requires_grad_(True)
+    g = model(x)
+    for _ in range(k):
+        (g,) = _grad(g.sum(), x)
+    return g
+
+
+def _grad(out, inp, **kw):
+    import torch
+
+    return torch.autograd.grad(out, inp, create_graph=True, **kw)
+
+
+def _nest(transform, f, k):
+    for _ in range(k):
+        f = transform(f)
+    return f
+
+
+def deriv_func(model, x, k, transform):
+    from torch.func import vmap
+
+    return vmap(_nest(transform, _single(model), k))(x)
+
+
+def deriv_func_jacrev(model, x, k):
+    from torch.func import jacrev
+
+    return deriv_func(model, x, k, jacrev)
+
+
+def deriv_func_jacfwd(model, x, k):
+    from torch.func import jacfwd
+
+    return deriv_func(model, x, k, jacfwd)
+
+
+def deriv_func_hessian(model, x, k):
+    from torch.func import hessian, vmap
+
+    assert k == 2
+    return vmap(hessian(_single(model)))(x).reshape(-1, 1)
+
+
+def deriv_func_jvp_grad(model, x, k):
+    """jvp over (k-1) nested grads: forward-over-reverse; k = 1 is a plain jvp."""
+    from torch.func import grad, jvp, vmap
+
+    inner = _nest(grad, _single(model), k - 1)
+
+    def one(z):
+        return jvp(inner, (z,), (torch_ones_like(z),))[1]
+
+    return vmap(one)(x)
+
+
+def torch_ones_like(z):
+    import torch
+
+    return torch.ones_like(z)
+
+
+def deriv_forward_ad(model, x, k):
+    """Dual numbers (tangent 1) over k-1 nested reverse-mode grads; k = 1 is pure forward mode."""
+    import torch
+    import torch.autograd.forward_ad as fwAD
+
+    with fwAD.dual_level():
+        if k == 1:
+            return fwAD.unpack_dual(model(fwAD.make_dual(x, torch.ones_like(x)))).tangent
+        xp = x.detach().requires_grad_(True)
+        xd = fwAD.make_dual(xp, torch.ones_like(x))
+        g = model(xd)
+        for _ in range(k - 1):
+            (g,) = _grad(g.sum(), xp)
+        return fwAD.unpack_dual(g).tangent
+
+
+def _sum_fn(model):
+    return lambda z: model(z).sum()
+
+
+def deriv_functional_hessian(model, x, k):
+    import torch
+
+    assert k == 2
+    h = torch.autograd.functional.hessian(_sum_fn(model), x.reshape(-1), create_graph=True, vectorize=True)
+    return h.diagonal().reshape(-1, 1)
+
+
+def deriv_functional_hvp(model, x, k):
+    import torch
+
+    assert k == 2
+    return torch.autograd.functional.hvp(_sum_fn(model), x, torch.ones_like(x), create_graph=True)[1]
+
+
+def deriv_functional_vhp(model, x, k):
+    import torch
+
+    assert k == 2
+    return torch.autograd.functional.vhp(_sum_fn(model), x, torch.ones_like(x), create_graph=True)[1]
+
+
+def deriv_jet_builder(model, x, k):
+    """Trace once (outside the timed call), then each call runs the k-jet with x1 = 1, x2.. = 0."""
+    import jet
+    import torch
+
+    jf = jet.jet(model, (torch.zeros_like(x),))
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+
+    def run(model_, x_, k_):
+        return jf((x_, one, *([zero] * (k - 1))))[k]
+
+    return run
+
+
+# ---- hand-written Taylor mode for the tanh MLP ----------------------------------------------
+
+
+def taylor_mlp(model, x, dirs, order):
+    """Normalized Taylor coefficients u_1..u_K of u along x + t v for each direction v (rows of ``dirs``).
+
+    ``x``: (N, d); ``dirs``: (R, d), the same directions at every point. Returns a list of K tensors
+    of shape (R, N, 1); the K-th directional derivative is K! * u_K. Linear layers map coefficients
+    linearly; tanh uses y' = s z', s = 1 - y^2: k y_k = sum_j j z_j s_{k-j}, s_k = -sum_i y_i y_{k-i}.
+    """
+    lins = _linears(model)
+    z0 = x
+    zs: list[Any] = [dirs[:, None, :]] + [None] * (order - 1)  # None: identically zero
+    for i, lin in enumerate(lins):
+        z0 = z0 @ lin.weight.T + lin.bias
+        zs = [None if z is None else z @ lin.weight.T for z in zs]
+        if i == len(lins) - 1:
+            break
+        y0 = z0.tanh()
+        ys, ss = [y0], [1 - y0 * y0]
+        for kk in range(1, order + 1):
+            acc = None
+            for j in range(1, kk + 1):
+                if zs[j - 1] is not None:
+                    term = (j * zs[j - 1]) * ss[kk - j]
+                    acc = term if acc is None else acc + term
+            ys.append(acc / kk)
+            s = None
+            for ii in range(0, kk + 1):
+                term = ys[ii] * ys[kk - ii]
+                s = term if s is None else s + term
+            ss.append(-s)
+        z0, zs = y0, ys[1:]
+    return zs
+
+
+def deriv_analytic(model, x, k):
+    import torch
+
+    dirs = torch.ones(1, 1, dtype=x.dtype, device=x.device)
+    return taylor_mlp(model, x, dirs, k)[k - 1][0] * math.factorial(k)
+
+
+# ----------------------------------------------------------------------------------------------
+# Laplacian operators: each maps a batched, pointwise fn (N, d) -> (N, 1) and x to (N, 1)
+
+
+def lap_nested_grad(fn, x):
+    x = x.detach().requires_grad_(True) if not x.requires_grad else x
+    (g,) = _grad(fn(x).sum(), x)
+    lap = 0
+    for i in range(x.shape[1]):
+        (gi,) = _grad(g[:, i].sum(), x)
+        lap = lap + gi[:, i : i + 1]
+    return lap
+
+
+def lap_is_grads_batched(fn, x):
+    import torch
+
+    x = x.detach().requires_grad_(True) if not x.requires_grad else x
+    d = x.shape[1]
+    (g,) = _grad(fn(x).sum(), x)
+    eye = torch.eye(d, dtype=x.dtype, device=x.device)[:, None, :].expand(d, *x.shape)
+    (h,) = _grad(g, x, grad_outputs=eye, is_grads_batched=True)  # (d, N, d): h[i] = rows of H e_i
+    return h.diagonal(dim1=0, dim2=2).sum(-1, keepdim=True)
+
+
+def _lap_single(single, transform):
+    """Laplacian of a single-point function (d,) -> () via a Hessian transform."""
+    return lambda z: transform(single)(z).diagonal().sum()
+
+
+def _hess_transform(name):
+    from torch.func import hessian, jacfwd, jacrev
+
+    return {
+        "func_jacrev": lambda f: jacrev(jacrev(f)),
+        "func_jacfwd": lambda f: jacfwd(jacfwd(f)),
+        "func_hessian": hessian,
+    }[name]
+
+
+def _lap_jvp_grad_single(single):
+    import torch
+    from torch.func import grad, jvp, vmap
+
+    def lap(z):
+        eye = torch.eye(z.shape[0], dtype=z.dtype, device=z.device)
+        hv = vmap(lambda v: jvp(grad(single), (z,), (v,))[1])(eye)
+        return hv.diagonal().sum()
+
+    return lap
+
+
+def _lap_single_for(method, single):
+    if method == "func_jvp_grad":
+        return _lap_jvp_grad_single(single)
+    return _lap_single(single, _hess_transform(method))
+
+
+def lap_forward_ad(fn, x):
+    import torch
+    import torch.autograd.forward_ad as fwAD
+
+    xp = x.detach().requires_grad_(True) if not x.requires_grad else x
+    d = x.shape[1]
+    lap = 0
+    for i in range(d):
+        e = torch.zeros_like(x)
+        e[:, i] = 1
+        with fwAD.dual_level():
+            xd = fwAD.make_dual(xp, e)
+            (g,) = _grad(fn(xd).sum(), xp)
+            lap = lap + fwAD.unpack_dual(g).tangent[:, i : i + 1]
+    return lap
+
+
+def _lap_functional(kind):
+    import torch
+
+    op = {"functional_hvp": torch.autograd.functional.hvp, "functional_vhp": torch.autograd.functional.vhp}[kind]
+
+    def lap(fn, x):
+        d = x.shape[1]
+        total = 0
+        for i in range(d):
+            e = torch.zeros_like(x)
+            e[:, i] = 1
+            _, hv = op(lambda z: fn(z).sum(), x, e, create_graph=True)
+            total = total + hv[:, i : i + 1]
+        return total
+
+    return lap
+
+
+def lap_functional_hessian(fn, x):
+    import torch
+
+    n, d = x.shape
+    h = torch.autograd.functional.hessian(lambda z: fn(z.reshape(n, d)).sum(), x.reshape(-1), create_graph=True,
+                                          vectorize=True)
+    return h.diagonal().reshape(n, d).sum(-1, keepdim=True)
+
+
+def lap_analytic(model, x):
+    """Forward Laplacian: collapsed 2nd-order Taylor mode through the MLP (d first-order directions)."""
+    import torch
+
+    lins = _linears(model)
+    d = x.shape[1]
+    z0, z1, z2 = x, torch.eye(d, dtype=x.dtype, device=x.device)[:, None, :], None
+    for i, lin in enumerate(lins):
+        z0 = z0 @ lin.weight.T + lin.bias
+        z1 = z1 @ lin.weight.T
+        z2 = None if z2 is None else z2 @ lin.weight.T
+        if i == len(lins) - 1:
+            break
+        y0 = z0.tanh()
+        s = 1 - y0 * y0
+        y2 = -2 * y0 * s * (z1 * z1).sum(0)
+        if z2 is not None:
+            y2 = y2 + s * z2
+        z0, z1, z2 = y0, s * z1, y2
+    return z2
+
+
+def lap_jet_builder(model, x):
+    import jet
+    import torch
+
+    d = x.shape[1]
+    cj = jet.jet(model, (torch.zeros_like(x),), collapsed=True)
+    dirs = torch.eye(d, dtype=x.dtype, device=x.device)[:, None, :].expand(d, *x.shape)
+    zero = torch.zeros_like(x)
+
+    def run(model_, x_):
+        return cj((x_, dirs, zero))[2]
+
+    return run
+
+
+def laplacian_callable(method, model, x) -> Callable[[], Any]:
+    """A zero-argument callable computing the Laplacian of ``model`` at ``x`` with ``method``."""
+    import torch
+    from torch.func import vmap
+
+    if method == "nested_grad":
+        return lambda: lap_nested_grad(model, x)
+    if method == "is_grads_batched":
+        return lambda: lap_is_grads_batched(model, x)
+    if method in ("func_jacrev", "func_jacfwd", "func_hessian", "func_jvp_grad"):
+        lap1 = _lap_single_for(method, _single(model))
+        return lambda: vmap(lap1)(x).unsqueeze(-1)
+    if method == "forward_ad":
+        return lambda: lap_forward_ad(model, x)
+    if method in ("functional_hvp", "functional_vhp"):
+        op = _lap_functional(method)
+        return lambda: op(model, x)
+    if method == "functional_hessian":
+        return lambda: lap_functional_hessian(model, x)
+    if method == "jet":
+        run = lap_jet_builder(model, x)
+        return lambda: run(model, x)
+    if method == "analytic":
+        return lambda: lap_analytic(model, x)
+    del torch
+    raise KeyError(method)
+
+
+# ----------------------------------------------------------------------------------------------
+# biharmonic: Laplacian of the Laplacian
+
+
+def biharmonic_callable(method, model, x) -> Callable[[], Any]:
+    import torch
+    from torch.func import vmap
+
+    if method == "nested_grad":
+        return lambda: lap_nested_grad(lambda z: lap_nested_grad(model, z), x)
+    if method == "is_grads_batched":
+        return lambda: lap_is_grads_batched(lambda z: lap_is_grads_batched(model, z), x)
+    if method in ("func_jacrev", "func_jacfwd", "func_hessian", "func_jvp_grad"):
+        inner = _lap_single_for(method, _single(model))
+        outer = _lap_single_for(method, inner)
+        return lambda: vmap(outer)(x).unsqueeze(-1)
+    if method == "forward_ad":
+        # forward_ad has one dual level, so forward-over-reverse is the outermost Laplacian only
+        return lambda: lap_forward_ad(lambda z: lap_nested_grad(model, z), x)
+    if method in ("functional_hvp", "functional_vhp"):
+        op = _lap_functional(method)
+        return lambda: op(lambda z: op(model, z), x)
+    if method == "jet":
+        import jet
+
+        bl = jet.bilaplacian(_single(model), (torch.zeros(x.shape[1], dtype=x.dtype, device=x.device),))
+        return lambda: vmap(bl)(x).unsqueeze(-1)
+    if method == "analytic":
+        return lambda: bilap_analytic(model, x)
+    raise KeyError(method)
+
+
+def bilap_analytic(model, x):
+    """4-jets along e1, e2, e1+e2, e1-e2: Lap^2 u = 2/3 (D4_e1 + D4_e2) + (D4_{e1+e2} + D4_{e1-e2}) / 6."""
+    import torch
+
+    assert x.shape[1] == 2
+    dirs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, -1.0]], dtype=x.dtype, device=x.device)
+    d4 = taylor_mlp(model, x, dirs, 4)[3] * 24
+    return (2 / 3) * (d4[0] + d4[1]) + (d4[2] + d4[3]) / 6
+
+
+# ----------------------------------------------------------------------------------------------
+# PINN training step
+
+
+def poisson_source(x):
+    import torch
+
+    return 2 * math.pi**2 * torch.sin(math.pi * x[:, :1]) * torch.sin(math.pi * x[:, 1:2])
+
+
+def pinn_step_callable(method, model, x) -> Callable[[], Any]:
+    import torch
+
+    lap = laplacian_callable(method, model, x)
+    params = list(model.parameters())
+    f = poisson_source(x)
+
+    def step():
+        residual = -lap() - f
+        loss = (residual * residual).mean()
+        grads = torch.autograd.grad(loss, params)
+        return torch.cat([g.reshape(-1) for g in grads])
+
+    return step
+
+
+# ----------------------------------------------------------------------------------------------
+# building a case
+
+
+_DERIV = {
+    "nested_grad": deriv_nested_grad,
+    "func_jacrev": deriv_func_jacrev,
+    "func_jacfwd": deriv_func_jacfwd,
+    "func_hessian": deriv_func_hessian,
+    "func_jvp_grad": deriv_func_jvp_grad,
+    "forward_ad": deriv_forward_ad,
+    "functional_hessian": deriv_functional_hessian,
+    "functional_hvp": deriv_functional_hvp,
+    "functional_vhp": deriv_functional_vhp,
+    "analytic": deriv_analytic,
+}
+
+
+@dataclasses.dataclass
+class Built:
+    forward: Callable[[], Any]  # the plain forward pass at the same points: the unit of every ratio
+    method: Callable[[], Any]  # returns the derivative (pinn_step: the flattened weight gradient)
+
+
+def input_dim(case: Case) -> int:
+    return 1 if case.workload == "derivative" else case.param
+
+
+def build(case: Case, method: str | None = None, dtype=None, device="cpu") -> Built:
+    """The forward pass and ``method`` (default: the case's) for ``case``, in ``dtype`` on ``device``."""
+    import torch
+
+    method = method or case.method
+    dtype = dtype or torch.float32
+    d = input_dim(case)
+    model = make_mlp(d, dtype, device)
+    x = make_points(d, dtype, device)
+    if case.workload == "derivative":
+        k = case.param
+        fn = deriv_jet_builder(model, x, k) if method == "jet" else _DERIV[method]
+        call = lambda: fn(model, x, k)  # noqa: E731
+    elif case.workload == "laplacian":
+        call = laplacian_callable(method, model, x)
+    elif case.workload == "biharmonic":
+        call = biharmonic_callable(method, model, x)
+    elif case.workload == "pinn_step":
+        call = pinn_step_callable(method, model, x)
+    else:
+        raise KeyError(case.workload)
+    return Built(forward=lambda: model(x), method=call)
+
+
+REFERENCE_METHOD = "nested_grad"
+
+
+def reference(case: Case, device="cpu"):
+    """The float64 reference value: nested autograd in float64."""
+    import torch
+
+    return build(case, method=REFERENCE_METHOD, dtype=torch.float64, device=device).method().detach()
+
+
+#: relative tolerance (max abs error / max abs reference) per dtype
+TOLERANCE = {"float64": 1e-8, "float32": 2e-3}
+
+
+def relative_error(value, ref) -> float:
+    import torch
+
+    value = value.detach().to(torch.float64).reshape(ref.shape)
+    scale = ref.abs().max().clamp_min(1e-30)
+    return float((value - ref).abs().max() / scale)
