@@ -1,0 +1,206 @@
+"""Part 2, "Element-wise derivatives": the sum trick for per-sample derivatives of a PINN, and where it breaks."""
+
+import math
+
+import pytest
+import torch
+
+from spec import claim, dtypes
+from spec.check import tolerating
+from tests.claims import pinn
+
+N = 16  # points
+#: torch.func's forward mode (jacfwd, hessian) lazily imports code that emits a burst of
+#: DeprecationWarnings once per process on recent torch; no claim here is about them.
+LAZY_IMPORT = "torch.jit.script. is deprecated"
+
+
+def sum_trick_first(ps, X):
+    """u and its per-sample gradient (n, d) by grad(u.sum(), X), keeping the graph."""
+    u = pinn.u(ps, X)
+    (du,) = torch.autograd.grad(u.sum(), X, create_graph=True)
+    return u, du
+
+
+def sum_trick_second(du, X, i):
+    """Row i of every per-sample Hessian, (n, d), by grad(du[:, i].sum(), X)."""
+    (row,) = torch.autograd.grad(du[:, i].sum(), X, create_graph=True)
+    return row
+
+
+def per_sample_hessians(ps, X):
+    with tolerating(DeprecationWarning, LAZY_IMPORT):
+        return torch.func.vmap(torch.func.hessian(pinn.u_one(ps)))(X)
+
+
+@claim(
+    "EW-001",
+    "When samples are independent the sum trick grad(u.sum(), X) gives each sample's own gradient (u_x, u_t): "
+    "for a 2-16-16-1 tanh MLP at 16 points it matches torch.func.vmap(torch.func.jacrev(u)) and a per-sample loop.",
+    section="Element-wise derivatives",
+)
+def test_sum_trick_first_derivatives(device, dtype, check):
+    ps = pinn.params(dtype=dtype, device=device)
+    X = pinn.points(N, dtype=dtype, device=device).requires_grad_(True)
+    _, du = sum_trick_first(ps, X)
+
+    vmapped = torch.func.vmap(torch.func.jacrev(pinn.u_one(ps)))(X.detach())
+    check.close("sum trick vs vmap(jacrev)", du, vmapped, dtype=dtype, device=device, shape=(N, 2))
+    rows = []
+    for z in X.detach():
+        z = z.clone().requires_grad_(True)
+        rows.append(torch.autograd.grad(pinn.u_one(ps)(z), z)[0])
+    check.close("sum trick vs per-sample loop", du, torch.stack(rows), dtype=dtype)
+
+
+@claim(
+    "EW-002",
+    "Applying the sum trick twice gives each sample's own second derivatives: grad(u_x.sum(), X) is "
+    "(u_xx, u_xt) per point, matching torch.func.vmap(torch.func.hessian(u)) and a per-sample loop.",
+    section="Element-wise derivatives",
+)
+def test_sum_trick_second_derivatives(device, dtype, check):
+    ps = pinn.params(dtype=dtype, device=device)
+    X = pinn.points(N, dtype=dtype, device=device).requires_grad_(True)
+    _, du = sum_trick_first(ps, X)
+    row_x = sum_trick_second(du, X, 0)  # (u_xx, u_xt)
+    row_t = sum_trick_second(du, X, 1)  # (u_tx, u_tt)
+
+    H = per_sample_hessians(ps, X.detach())
+    check.close("(u_xx, u_xt) vs vmap(hessian)[:, 0]", row_x, H[:, 0], dtype=dtype, device=device, shape=(N, 2))
+    check.close("(u_tx, u_tt) vs vmap(hessian)[:, 1]", row_t, H[:, 1], dtype=dtype)
+    loop = torch.stack([torch.autograd.functional.hessian(pinn.u_one(ps), z) for z in X.detach()])
+    check.close("u_xx vs per-sample loop", row_x[:, 0], loop[:, 0, 0], dtype=dtype)
+
+
+@claim(
+    "EW-003",
+    "The Laplacian of a 3-input network by the sum trick (sum over i of grad(u_i.sum(), X)[:, i]) equals the trace "
+    "of each sample's Hessian from torch.func.vmap(torch.func.hessian(u)).",
+    section="Element-wise derivatives",
+)
+def test_laplacian_by_sum_trick(device, dtype, check):
+    ps = pinn.params((3, 16, 16, 1), dtype=dtype, device=device)
+    X = pinn.points(N, 3, dtype=dtype, device=device).requires_grad_(True)
+    _, du = sum_trick_first(ps, X)
+    lap = sum(sum_trick_second(du, X, i)[:, i] for i in range(3))
+
+    H = per_sample_hessians(ps, X.detach())
+    trace = torch.diagonal(H, dim1=-2, dim2=-1).sum(-1)
+    check.close("Laplacian: sum trick vs trace of vmap(hessian)", lap, trace, dtype=dtype, device=device, shape=(N,))
+
+
+@claim(
+    "EW-004",
+    "A Burgers residual u_t + u*u_x - (0.01/pi)*u_xx assembled from sum-trick derivatives equals the one "
+    "assembled from per-sample torch.func derivatives, point by point.",
+    section="Element-wise derivatives",
+)
+def test_burgers_residual(device, dtype, check):
+    nu = 0.01 / math.pi
+    ps = pinn.params(dtype=dtype, device=device)
+    X = pinn.points(N, dtype=dtype, device=device).requires_grad_(True)
+    u, du = sum_trick_first(ps, X)
+    u_xx = sum_trick_second(du, X, 0)[:, 0]
+    residual = du[:, 1] + u[:, 0] * du[:, 0] - nu * u_xx
+    check.true("the residual is differentiable (requires grad)", residual.requires_grad)
+
+    Xd = X.detach()
+    f = pinn.u_one(ps)
+    u_ref = torch.func.vmap(f)(Xd)
+    du_ref = torch.func.vmap(torch.func.jacrev(f))(Xd)
+    H = per_sample_hessians(ps, Xd)
+    ref = du_ref[:, 1] + u_ref * du_ref[:, 0] - nu * H[:, 0, 0]
+    check.close("Burgers residual: sum trick vs per-sample", residual, ref, dtype=dtype, device=device, shape=(N,))
+
+
+# ----------------------------------------------------------------- where it breaks
+
+
+@claim(
+    "EW-005",
+    "The sum trick silently breaks when samples interact: for u = x - x.mean() over 4 samples it gives 0 for every "
+    "sample, while each sample's own derivative du_i/dx_i is 0.75.",
+    section="Element-wise derivatives",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_mean_subtraction_breaks_sum_trick(device, dtype, check):
+    x = torch.tensor([1.0, 2.0, 4.0, 7.0], requires_grad=True, device=device, dtype=dtype)
+    u = x - x.mean()
+    (g,) = torch.autograd.grad(u.sum(), x)
+    check.tensor("sum trick", g, [0.0, 0.0, 0.0, 0.0], dtype=dtype, device=device)
+    jac = torch.autograd.functional.jacobian(lambda t: t - t.mean(), x.detach())
+    check.tensor("du_i/dx_i (Jacobian diagonal)", torch.diagonal(jac), [0.75] * 4, dtype=dtype)
+
+
+def bn_net(device, dtype):
+    """x (n, 1) -> linear 1->4 -> BatchNorm1d(4) -> tanh -> linear 4->1."""
+    w1, b1, w2, b2 = pinn.params((1, 4, 1), seed=3, dtype=dtype, device=device)
+    bn = torch.nn.BatchNorm1d(4).to(device=device, dtype=dtype)
+
+    def net(x):
+        return torch.tanh(bn(x @ w1 + b1)) @ w2 + b2
+
+    return net, bn
+
+
+def batch_points(device, dtype):
+    return torch.tensor([[-1.0], [-0.5], [0.0], [0.25], [0.5], [1.0]], device=device, dtype=dtype)
+
+
+@claim(
+    "EW-006",
+    "With BatchNorm in train mode the sum trick returns the column sums of the batch Jacobian, not each sample's "
+    "own derivative: for a 1-4-1 network with BatchNorm1d(4) at 6 points the two differ.",
+    section="Element-wise derivatives",
+)
+def test_batchnorm_train_breaks_sum_trick(device, dtype, check):
+    net, bn = bn_net(device, dtype)
+    bn.train()
+    x = batch_points(device, dtype).requires_grad_(True)
+    (g,) = torch.autograd.grad(net(x).sum(), x)
+    jac = torch.autograd.functional.jacobian(lambda t: net(t)[:, 0], x.detach())[:, :, 0]  # (6, 6)
+    own = torch.diagonal(jac)
+    gap = (g[:, 0] - own).abs().max().item()
+    check.true("sum trick differs from du_i/dx_i by more than 0.01", gap > 0.01)
+    check.close("sum trick = column sums of the batch Jacobian", g[:, 0], jac.sum(0), dtype=dtype, device=device)
+
+
+@claim(
+    "EW-007",
+    "torch.func.vmap refuses a BatchNorm module in train mode: vmap(bn) raises 'Batch norm got a batched tensor as "
+    "input while the running_mean or running_var, which will be updated in place, were not batched', and "
+    "vmap(jacrev(net)) raises 'would mutate a captured Tensor'.",
+    section="Element-wise derivatives",
+)
+def test_vmap_refuses_batchnorm_train(device, dtype, check):
+    net, bn = bn_net(device, dtype)
+    bn.train()
+    with check.raises(
+        "vmap(bn) in train mode",
+        RuntimeError,
+        r"Batch norm got a batched tensor as input while the running_mean or running_var, which will be updated "
+        r"in place, were not batched",
+    ):
+        torch.func.vmap(bn)(torch.ones(2, 3, 4, device=device, dtype=dtype))
+    with check.raises("vmap(jacrev(net)) in train mode", RuntimeError, r"in-place operation .* would mutate a captured Tensor"):
+        torch.func.vmap(torch.func.jacrev(lambda z: net(z[None])[0, 0]))(batch_points(device, dtype))
+
+
+@claim(
+    "EW-008",
+    "With BatchNorm in eval mode samples are independent again: the sum trick equals each sample's own derivative "
+    "from torch.func.vmap(torch.func.jacrev(net)) and from the batch Jacobian's diagonal.",
+    section="Element-wise derivatives",
+)
+def test_batchnorm_eval_keeps_sum_trick(device, dtype, check):
+    net, bn = bn_net(device, dtype)
+    bn.train()
+    net(batch_points(device, dtype) * 3 + 1)  # one training step moves the running statistics
+    bn.eval()
+    x = batch_points(device, dtype).requires_grad_(True)
+    (g,) = torch.autograd.grad(net(x).sum(), x)
+    own = torch.func.vmap(torch.func.jacrev(lambda z: net(z[None])[0, 0]))(x.detach())
+    check.close("sum trick vs vmap(jacrev(net)) in eval mode", g, own, dtype=dtype, device=device, shape=(6, 1))
+    jac = torch.autograd.functional.jacobian(lambda t: net(t)[:, 0], x.detach())[:, :, 0]
+    check.close("sum trick vs Jacobian diagonal in eval mode", g[:, 0], torch.diagonal(jac), dtype=dtype)

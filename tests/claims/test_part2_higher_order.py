@@ -1,0 +1,139 @@
+"""Part 2, "Higher-order derivatives": when a derivative has no graph left, and per-sample Hessians."""
+
+import pytest
+import torch
+
+from spec import claim, dtypes
+from spec.check import tolerating
+from tests.claims import pinn
+from tests.claims.support import NO_GRAD_FN, scalar
+
+UNUSED = r"appears to not have been used in the graph\. Set allow_unused=True if this is the desired behavior"
+LAZY_IMPORT = "torch.jit.script. is deprecated"
+
+
+def derivatives(b, a, count):
+    """The first ``count`` derivatives of ``b`` with respect to ``a``, each with create_graph=True."""
+    out = []
+    for _ in range(count):
+        (b,) = torch.autograd.grad(b, a, create_graph=True)
+        out.append(b)
+    return out
+
+
+@claim(
+    "HO-001",
+    "A derivative that is a constant has no graph, so the next grad raises even with create_graph=True: for "
+    "b = a*a*a at a = 3 the derivatives are 27, 18 and then 6 with no grad_fn, and a 4th grad raises "
+    "'does not require grad and does not have a grad_fn'.",
+    section="Higher-order derivatives",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_constant_derivative_has_no_graph(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    d1, d2, d3 = derivatives(a * a * a, a, 3)
+    check.tensor("d/da (a*a*a)", d1, 27.0, dtype=dtype)
+    check.flags("d/da", d1, requires_grad=True, grad_fn=True)
+    check.tensor("d2/da2 (a*a*a)", d2, 18.0, dtype=dtype)
+    check.flags("d2/da2", d2, requires_grad=True, grad_fn=True)
+    check.tensor("d3/da3 (a*a*a)", d3, 6.0, dtype=dtype)
+    check.flags("d3/da3", d3, requires_grad=False, grad_fn=None)
+    with check.raises("4th grad of a*a*a", RuntimeError, NO_GRAD_FN):
+        torch.autograd.grad(d3, a, create_graph=True)
+
+
+@claim(
+    "HO-002",
+    "Whether a higher derivative raises depends on how each op's backward is written: for b = a**3 at a = 3 the "
+    "derivatives 27, 18, 6 all keep a graph, the 4th is 0 with no grad_fn, and only the 5th grad raises.",
+    section="Higher-order derivatives",
+)
+@dtypes("float32", "float64", "float16", "bfloat16")
+def test_pow_keeps_graph_one_order_longer(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    ds = derivatives(a**3, a, 4)
+    for k, (d, want) in enumerate(zip(ds, [27.0, 18.0, 6.0, 0.0]), start=1):
+        check.tensor(f"d{k} of a**3", d, want, dtype=dtype)
+    for k, d in enumerate(ds[:3], start=1):
+        check.flags(f"d{k} of a**3", d, requires_grad=True, grad_fn=True)
+    check.flags("d4 of a**3", ds[3], requires_grad=False, grad_fn=None)
+    with check.raises("5th grad of a**3", RuntimeError, NO_GRAD_FN):
+        torch.autograd.grad(ds[3], a, create_graph=True)
+
+
+@claim(
+    "HO-003",
+    "A linear model's second derivative with respect to its input is 'unused': for u = x @ W + b with W requiring "
+    "grad, u_x = grad(u.sum(), x, create_graph=True) depends on W only, and grad(u_x.sum(), x) raises "
+    "'appears to not have been used in the graph' (allow_unused=True gives None).",
+    section="Higher-order derivatives",
+)
+def test_linear_model_second_derivative_unused(device, dtype, check):
+    W, b = pinn.params((2, 1), dtype=dtype, device=device)
+    W.requires_grad_(True)
+    b.requires_grad_(True)
+    x = pinn.points(5, dtype=dtype, device=device).requires_grad_(True)
+    u = x @ W + b
+    (u_x,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+    check.flags("u_x", u_x, requires_grad=True, grad_fn=True)
+    check.tensor("u_x", u_x, W.detach().T.expand(5, 2), dtype=dtype, device=device, shape=(5, 2))
+    with check.raises("grad(u_x.sum(), x)", RuntimeError, UNUSED):
+        torch.autograd.grad(u_x.sum(), x, retain_graph=True)
+    (u_xx,) = torch.autograd.grad(u_x.sum(), x, allow_unused=True)
+    check.none("grad(u_x.sum(), x, allow_unused=True)", u_xx)
+
+
+@claim(
+    "HO-004",
+    "A ReLU network's second derivative with respect to its input is silently zero (no error), where the same "
+    "network with tanh has a non-zero one: 2-16-16-1 MLP at 8 points.",
+    section="Higher-order derivatives",
+)
+def test_relu_second_derivative_is_zero(device, dtype, check):
+    ps = [p.requires_grad_(True) for p in pinn.params(dtype=dtype, device=device)]
+    X = pinn.points(8, dtype=dtype, device=device).requires_grad_(True)
+    results = {}
+    for name, act in [("relu", lambda h: torch.relu(h)), ("tanh", lambda h: torch.tanh(h))]:
+        u = pinn.u(ps, X, act=act)
+        (du,) = torch.autograd.grad(u.sum(), X, create_graph=True)
+        (d2,) = torch.autograd.grad(du[:, 0].sum(), X)
+        results[name] = d2
+    check.tensor("second derivative of the ReLU net", results["relu"], 0.0, dtype=dtype, device=device, shape=(8, 2))
+    check.true("second derivative of the tanh net is not all zero", bool(results["tanh"].abs().max() > 1e-3))
+
+
+@claim(
+    "HO-005",
+    "torch.func.vmap(torch.func.hessian(u)) gives one d x d Hessian per sample, equal to a loop of "
+    "torch.autograd.functional.hessian over the points: 2-16-16-1 tanh MLP at 8 points gives shape (8, 2, 2).",
+    section="Higher-order derivatives",
+)
+def test_per_sample_hessians(device, dtype, check):
+    ps = pinn.params(dtype=dtype, device=device)
+    X = pinn.points(8, dtype=dtype, device=device)
+    with tolerating(DeprecationWarning, LAZY_IMPORT):
+        H = torch.func.vmap(torch.func.hessian(pinn.u_one(ps)))(X)
+    loop = torch.stack([torch.autograd.functional.hessian(pinn.u_one(ps), z) for z in X])
+    check.close("vmap(hessian) vs loop of autograd.functional.hessian", H, loop, dtype=dtype, device=device, shape=(8, 2, 2))
+    check.close("each Hessian is symmetric", H, H.transpose(1, 2), dtype=dtype)
+
+
+@claim(
+    "HO-006",
+    "The element-wise second derivative of sin is -sin: vmap(hessian(torch.sin)), vmap(grad(grad(torch.sin))) and "
+    "the sum trick applied twice all give -sin(x) at x = [0.1, 0.5, 1, 2].",
+    section="Higher-order derivatives",
+)
+@pytest.mark.parametrize("route", ["vmap(hessian)", "vmap(grad(grad))", "sum trick twice"])
+def test_second_derivative_of_sin(route, device, dtype, check):
+    x = torch.tensor([0.1, 0.5, 1.0, 2.0], device=device, dtype=dtype)
+    if route == "vmap(hessian)":
+        with tolerating(DeprecationWarning, LAZY_IMPORT):
+            d2 = torch.func.vmap(torch.func.hessian(torch.sin))(x)
+    elif route == "vmap(grad(grad))":
+        d2 = torch.func.vmap(torch.func.grad(torch.func.grad(torch.sin)))(x)
+    else:
+        xr = x.clone().requires_grad_(True)
+        (d1,) = torch.autograd.grad(torch.sin(xr).sum(), xr, create_graph=True)
+        (d2,) = torch.autograd.grad(d1.sum(), xr)
+    check.close(f"{route} of sin", d2, -torch.sin(x), dtype=dtype, device=device, shape=(4,))
