@@ -1,0 +1,125 @@
+"""Part 2, "Hessians and Hessian-vector products": n^2 numbers versus n, and the three ways to an HVP."""
+
+import torch
+
+from spec import claim
+from spec.check import tolerating
+
+N = 32
+LAZY_IMPORT = "torch.jit.script. is deprecated"
+
+
+def f(x):
+    """A scalar function of n inputs with a dense Hessian (the squared norm couples every pair)."""
+    return (torch.sin(x) * x.roll(1)).sum() + (x**2).sum() ** 2 / 10
+
+
+def point(device, dtype):
+    x = torch.linspace(-1.0, 1.0, N, dtype=torch.float64)
+    v = torch.cos(torch.arange(N, dtype=torch.float64))
+    return x.to(device=device, dtype=dtype), v.to(device=device, dtype=dtype)
+
+
+def hvp_double_grad(x, v):
+    xr = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(xr), xr, create_graph=True)
+    (hv,) = torch.autograd.grad(g, xr, grad_outputs=v)
+    return hv
+
+
+def largest_tensor_created(fn):
+    """Run ``fn`` and return the element count of the largest tensor any aten op produced meanwhile."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class Largest(TorchDispatchMode):
+        largest = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in tree_flatten(out)[0]:
+                if isinstance(t, torch.Tensor):
+                    Largest.largest = max(Largest.largest, t.numel())
+            return out
+
+    with Largest():
+        fn()
+    return Largest.largest
+
+
+@claim(
+    "HESS-001",
+    "The full Hessian of f: R^n -> R costs n^2 numbers, a Hessian-vector product n: for n = 32, "
+    "torch.func.hessian and torch.autograd.functional.hessian return 1024 elements (1024 * itemsize bytes) while an "
+    "HVP by double backward, autograd.functional.hvp or torch.func.jvp(torch.func.grad(f)) returns 32, and no "
+    "intermediate of the double-backward HVP has more than 32 elements.",
+    section="Hessians and Hessian-vector products",
+)
+def test_hessian_is_n_squared_hvp_is_n(device, dtype, check):
+    x, v = point(device, dtype)
+    item = torch.empty((), dtype=dtype).element_size()
+    with tolerating(DeprecationWarning, LAZY_IMPORT):
+        full = {
+            "torch.func.hessian": torch.func.hessian(f)(x),
+            "torch.autograd.functional.hessian": torch.autograd.functional.hessian(f, x),
+        }
+        hvps = {
+            "double backward": hvp_double_grad(x, v),
+            "torch.autograd.functional.hvp": torch.autograd.functional.hvp(f, x, v)[1],
+            "torch.func.jvp(torch.func.grad(f))": torch.func.jvp(torch.func.grad(f), (x,), (v,))[1],
+        }
+    for name, H in full.items():
+        check.equal(f"{name}: numel", H.numel(), N * N)
+        check.equal(f"{name}: nbytes", H.numel() * H.element_size(), N * N * item)
+    for name, hv in hvps.items():
+        check.equal(f"{name}: numel", hv.numel(), N)
+        check.equal(f"{name}: nbytes", hv.numel() * hv.element_size(), N * item)
+
+
+@claim("HESS-001")
+def test_hvp_never_materializes_n_squared(device, dtype, check):
+    """Not only the result: no intermediate of the double-backward HVP has more than n elements."""
+    x, v = point(device, dtype)
+    check.equal("largest tensor while computing an HVP by double backward", largest_tensor_created(lambda: hvp_double_grad(x, v)), N)
+    check.equal(
+        "largest tensor while computing torch.autograd.functional.hessian",
+        largest_tensor_created(lambda: torch.autograd.functional.hessian(f, x)),
+        N * N,
+    )
+
+
+@claim(
+    "HESS-002",
+    "The same Hessian-vector product H @ v comes from double backward grad(grad(f(x), x, create_graph=True)[0], x, "
+    "grad_outputs=v), from torch.autograd.functional.hvp(f, x, v) and from torch.func.jvp(torch.func.grad(f), (x,), (v,)).",
+    section="Hessians and Hessian-vector products",
+)
+def test_three_routes_to_hvp(device, dtype, check):
+    x, v = point(device, dtype)
+    with tolerating(DeprecationWarning, LAZY_IMPORT):
+        H = torch.func.hessian(f)(x)
+        routes = {
+            "double backward": hvp_double_grad(x, v),
+            "torch.autograd.functional.hvp": torch.autograd.functional.hvp(f, x, v)[1],
+            "torch.func.jvp(torch.func.grad(f))": torch.func.jvp(torch.func.grad(f), (x,), (v,))[1],
+        }
+    Hv = H @ v
+    for name, hv in routes.items():
+        check.close(f"{name} vs H @ v", hv, Hv, dtype=dtype, device=device, shape=(N,))
+
+
+@claim(
+    "HESS-003",
+    "The Hessian diagonal taken from the full Hessian equals the one assembled from n Hessian-vector products with "
+    "the unit vectors e_i (entry i of H e_i), for n = 32.",
+    section="Hessians and Hessian-vector products",
+)
+def test_diagonal_from_n_hvps(device, dtype, check):
+    x, _ = point(device, dtype)
+    with tolerating(DeprecationWarning, LAZY_IMPORT):
+        H = torch.func.hessian(f)(x)
+    xr = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(xr), xr, create_graph=True)
+    eye = torch.eye(N, device=device, dtype=dtype)
+    diag = torch.stack([torch.autograd.grad(g, xr, grad_outputs=eye[i], retain_graph=True)[0][i] for i in range(N)])
+    check.close("diagonal from n HVPs vs torch.diagonal(H)", diag, torch.diagonal(H), dtype=dtype, device=device, shape=(N,))
