@@ -16,7 +16,6 @@ stale files when they differ.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -388,9 +387,7 @@ def _observations(rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]
 
 def _changes(c: Claim, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """The claim's version-gated expectations, with where the results applied each branch."""
-    from spec.versions import Versioned
-
-    from spec.versions import RECORDED_VERSIONS
+    from spec.versions import RECORDED_VERSIONS, Versioned
 
     applied: dict[tuple[str, str], set[str]] = defaultdict(set)
     for rel, row in rows:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from spec import docs
 from spec import claims as claims_module
+from spec import docs
 from spec.claims import SECTION_NAMES, Change, Claim, project_root, registry
 from spec.results import SCHEMA, SCHEMA_VERSION
 
