@@ -511,11 +511,13 @@ def write_book(files: dict[str, str], out: Path) -> list[str]:
 def configure(parser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS", help="results files or folders of *.json")
     parser.add_argument("-o", "--output", default="docs/book", metavar="DIR", help="where the book goes (default: docs/book)")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--check",
         action="store_true",
         help="write nothing; exit 1 and list the stale files when DIR differs from a fresh rendering",
     )
+    mode.add_argument("--write", action="store_true", help="write the book into DIR (the default)")
 
 
 def run(args) -> int:
