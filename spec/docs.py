@@ -90,6 +90,13 @@ def md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
+def md_text(text: str) -> str:
+    """Plain text that Markdown shows as written: ``a*a*a`` stays three a's, not an emphasis."""
+    text = " ".join(str(text).split()).replace("\\", "\\\\")
+    text = re.sub(r"([*`<\[\]|])", r"\\\1", text)
+    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
+
+
 def md_fence(code: str, lang: str = "python") -> str:
     fence = "```"
     while fence in code:
@@ -437,7 +444,7 @@ def _environment():
         undefined=jinja2.StrictUndefined,
     )
     env.filters["md_code"] = md_code
-    env.filters["md_cell"] = lambda s: " ".join(str(s).split()).replace("|", "\\|")
+    env.filters["md_text"] = md_text
     return env
 
 

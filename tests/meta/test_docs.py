@@ -159,7 +159,7 @@ def test_book_lists_every_claim_with_all_its_parts(jinja, tmp_path):
         md = files[section_file]
         assert f"]({section_file}#{cid})" in index, f"{cid}: not linked from the index"
         assert f'<a id="{cid}"></a>\n\n## {cid}\n' in md, f"{cid}: no anchor named after the ID"
-        assert f"> {c.statement}" in md
+        assert f"> {docs.md_text(c.statement)}" in md
         assert f"**Section:** {c.section} ({c.part})" in md
         if explanations.get(cid):
             assert explanations[cid].split("\n")[0] in md, f"{cid}: explanation missing"
