@@ -1,0 +1,96 @@
+"""The weird side, "In-place operations and views": in-place ops, saved tensors, and leaves that are not leaves."""
+
+import torch
+
+from spec import claim
+from tests.claims.support import NON_LEAF_GRAD, scalar
+
+#: The stable part of the messages below (the tensor's repr and the grad_fn named after them change).
+INPLACE_ON_LEAF = r"a leaf Variable that requires grad is being used in an in-place operation"
+MODIFIED_SAVED = r"one of the variables needed for gradient computation has been modified by an inplace operation"
+
+
+@claim(
+    "INPLACE-001",
+    "An in-place operation on a leaf that requires grad raises: a.add_(1) refuses with "
+    "'a leaf Variable that requires grad is being used in an in-place operation'.",
+    section="In-place operations and views",
+)
+def test_inplace_on_leaf_that_requires_grad_raises(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+
+    with check.raises("a.add_(1)", RuntimeError, INPLACE_ON_LEAF):
+        a.add_(1)
+    check.tensor("a after the refused a.add_(1)", a, 3.0, dtype=dtype, device=device)
+    check.flags("a", a, requires_grad=True, is_leaf=True, grad_fn=None)
+
+
+@claim(
+    "INPLACE-002",
+    "Under torch.no_grad() an in-place operation on a leaf that requires grad is allowed: a.add_(1) turns 3 "
+    "into 4, and a stays a leaf that requires grad.",
+    section="In-place operations and views",
+)
+def test_inplace_on_leaf_is_fine_under_no_grad(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+
+    with torch.no_grad():
+        a.add_(1)
+
+    check.tensor("a", a, 4.0, dtype=dtype, device=device)
+    check.flags("a", a, requires_grad=True, is_leaf=True, grad_fn=None)
+    b = a * a
+    b.backward()
+    check.tensor("a.grad for b = a*a after the update", a.grad, 8.0, dtype=dtype, device=device)
+
+
+@claim(
+    "INPLACE-003",
+    "Modifying in place a tensor that the graph saved for backward is allowed, but the backward pass then raises: "
+    "for b = a + 1, c = b*b, b.mul_(2), c.sum().backward() says b 'has been modified by an inplace operation'.",
+    section="In-place operations and views",
+)
+def test_modifying_a_saved_tensor_raises_at_backward(device, dtype, check):
+    a = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
+    b = a + 1
+    c = b * b  # saves b
+    b.mul_(2)  # b is not a leaf: the in-place op itself is allowed
+
+    check.tensor("b after b.mul_(2)", b, [4.0, 6.0, 8.0], dtype=dtype, device=device)
+    with check.raises("c.sum().backward()", RuntimeError, MODIFIED_SAVED):
+        c.sum().backward()
+    check.none("a.grad", a.grad)
+
+
+@claim(
+    "INPLACE-004",
+    "A view of a leaf that requires grad is not a leaf: a.view(3) requires grad and has a grad_fn, "
+    "and backward() through it fills a.grad.",
+    section="In-place operations and views",
+)
+def test_view_of_a_leaf_is_not_a_leaf(device, dtype, check):
+    a = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
+    v = a.view(3)
+
+    check.flags("a.view(3)", v, requires_grad=True, is_leaf=False, grad_fn=True)
+    (v * v).sum().backward()
+    check.tensor("a.grad", a.grad, [2.0, 4.0, 6.0], dtype=dtype, device=device)
+
+
+@claim(
+    "INPLACE-005",
+    "A 'leaf' built as torch.randn(3, requires_grad=True).double() is not a leaf: after backward() its .grad "
+    "is None (reading it warns), because the gradient went to the discarded float32 tensor.",
+    section="In-place operations and views",
+)
+def test_converted_leaf_has_no_grad(device, check):
+    x = torch.randn(3, requires_grad=True, device=device).double()
+
+    check.flags("x", x, requires_grad=True, is_leaf=False, grad_fn=True)
+    x.sum().backward()
+    with check.warns("reading x.grad", UserWarning, NON_LEAF_GRAD):
+        grad = x.grad
+    check.none("x.grad", grad)
+    hidden = x.grad_fn.next_functions[0][0].variable  # the float32 tensor randn made
+    check.flags("the discarded float32 leaf", hidden, requires_grad=True, is_leaf=True)
+    check.tensor("the discarded leaf's .grad", hidden.grad, [1.0, 1.0, 1.0], dtype=torch.float32, device=device)
