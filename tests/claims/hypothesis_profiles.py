@@ -5,8 +5,10 @@ any test order and under ``-n 2``, no example database, no deadline (torch's fir
 call of an op can be slow).  ``dev`` searches harder, with fresh random examples.
 Pick one with ``SPEC_HYPOTHESIS_PROFILE=dev``.
 
-The claims' ``conftest.py`` calls :func:`load_profile`; ``-p tests.claims.hypothesis_profiles``
-does the same for a run without that conftest.
+The claims' ``conftest.py`` calls :func:`load_profile`.  Importing this module (the law tests
+do) also loads it when no profile was chosen yet, so the laws never run under hypothesis's
+randomized ``default`` profile.  Once the conftest imports this module, hypothesis's own
+``--hypothesis-profile=dev`` works too (it is applied after the conftest is imported).
 """
 
 from __future__ import annotations
@@ -34,5 +36,10 @@ def load_profile(name: str | None = None) -> None:
     settings.load_profile(name or os.environ.get(ENV) or "ci")
 
 
-def pytest_configure(config) -> None:  # used as ``-p tests.claims.hypothesis_profiles``
+def _active_profile() -> str | None:
+    getter = getattr(settings, "get_current_profile_name", None)  # hypothesis >= 6.117
+    return getter() if getter is not None else getattr(settings, "_current_profile", None)
+
+
+if _active_profile() in (None, "default"):
     load_profile()
