@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from spec import by_version, claim, dtypes
+from spec import by_version, claim
 
 CDIST_NO_DOUBLE_BACKWARD = r"the derivative for '_cdist_backward' is not implemented"
 #: torch 2.14 added an analytic double backward for cdist and pdist.
@@ -66,7 +66,6 @@ def test_cdist_double_backward(device, dtype, p, check):
     "_backward is not implemented'.",
     section="Operators without double backward",
 )
-@dtypes("float32")
 def test_sdpa_on_cpu_has_no_double_backward(dtype, check):
     generator = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 1, 4, 8, generator=generator, dtype=dtype).requires_grad_() for _ in range(3))
