@@ -84,10 +84,8 @@ _APPLIES: dict[str, dict[str, Callable[[int], str | None]]] = {
         "func_hessian": lambda d: None,
         "func_jvp_grad": lambda d: None,
         "forward_ad": lambda d: None,
-        "functional_hessian": lambda d: None
-        if d == 2
-        else f"n/a: the dense Hessian over all points is ({N_POINTS}*{d})^2 = "
-        f"{(N_POINTS * d) ** 2 * 4 / 2**30:.1f} GiB in float32",
+        "functional_hessian": lambda d: f"n/a: it forms one dense Hessian over all {N_POINTS}*{d} inputs "
+        f"(({N_POINTS}*{d})^2 entries, 10 s per call at d = 2 on a laptop core); it cannot batch per point",
         "functional_hvp": lambda d: None,
         "functional_vhp": lambda d: None,
         "jet": lambda d: None,
@@ -225,6 +223,11 @@ def _single(model):
     return lambda z: model(z.unsqueeze(0)).squeeze()
 
 
+def _scalar(model):
+    """u: R -> R for one point as a 0-dim function, so that grad/jacrev/jacfwd nest to any order."""
+    return lambda z: model(z.reshape(1, 1)).reshape(())
+
+
 def deriv_nested_grad(model, x, k):
     x = x.detach().requires_grad_(True)
     g = model(x)
@@ -248,7 +251,7 @@ def _nest(transform, f, k):
 def deriv_func(model, x, k, transform):
     from torch.func import vmap
 
-    return vmap(_nest(transform, _single(model), k))(x)
+    return vmap(_nest(transform, _scalar(model), k))(x[:, 0]).unsqueeze(-1)
 
 
 def deriv_func_jacrev(model, x, k):
@@ -267,25 +270,20 @@ def deriv_func_hessian(model, x, k):
     from torch.func import hessian, vmap
 
     assert k == 2
-    return vmap(hessian(_single(model)))(x).reshape(-1, 1)
+    return vmap(hessian(_scalar(model)))(x[:, 0]).unsqueeze(-1)
 
 
 def deriv_func_jvp_grad(model, x, k):
     """jvp over (k-1) nested grads: forward-over-reverse; k = 1 is a plain jvp."""
+    import torch
     from torch.func import grad, jvp, vmap
 
-    inner = _nest(grad, _single(model), k - 1)
+    inner = _nest(grad, _scalar(model), k - 1)
 
     def one(z):
-        return jvp(inner, (z,), (torch_ones_like(z),))[1]
+        return jvp(inner, (z,), (torch.ones_like(z),))[1]
 
-    return vmap(one)(x)
-
-
-def torch_ones_like(z):
-    import torch
-
-    return torch.ones_like(z)
+    return vmap(one)(x[:, 0]).unsqueeze(-1)
 
 
 def deriv_forward_ad(model, x, k):
@@ -305,7 +303,7 @@ def deriv_forward_ad(model, x, k):
 
 
 def _sum_fn(model):
-    return lambda z: model(z).sum()
+    return lambda z: model(z.reshape(-1, 1)).sum()
 
 
 def deriv_functional_hessian(model, x, k):
@@ -579,8 +577,8 @@ def biharmonic_callable(method, model, x) -> Callable[[], Any]:
     if method == "jet":
         import jet
 
-        bl = jet.bilaplacian(_single(model), (torch.zeros(x.shape[1], dtype=x.dtype, device=x.device),))
-        return lambda: vmap(bl)(x).unsqueeze(-1)
+        bl = jet.bilaplacian(model, (torch.zeros(x.shape[1], dtype=x.dtype, device=x.device),))
+        return lambda: vmap(bl)(x)
     if method == "analytic":
         return lambda: bilap_analytic(model, x)
     raise KeyError(method)
@@ -616,8 +614,9 @@ def pinn_step_callable(method, model, x) -> Callable[[], Any]:
     def step():
         residual = -lap() - f
         loss = (residual * residual).mean()
-        grads = torch.autograd.grad(loss, params)
-        return torch.cat([g.reshape(-1) for g in grads])
+        # the output bias does not enter the Laplacian: its gradient is zero
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads, strict=True)])
 
     return step
 
