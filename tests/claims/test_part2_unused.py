@@ -7,6 +7,26 @@ from spec import by_version, claim, dtypes
 
 UNUSED = r"appears to not have been used in the graph\. Set allow_unused=True if this is the desired behavior"
 
+#: Since torch 2.13 the message names the index of the unused input instead of "One of the differentiated Tensors".
+UNUSED_MESSAGE_AB = by_version(
+    "UNUSED-001/message, inputs [a, b]",
+    {
+        "<2.13": r"^One of the differentiated Tensors appears to not have been used in the graph",
+        ">=2.13": r"^The differentiated Tensor at index 1 appears to not have been used in the graph",
+    },
+    ref="https://github.com/pytorch/pytorch/pull/181917",
+    note="issue https://github.com/pytorch/pytorch/issues/73697",
+)
+UNUSED_MESSAGE_B = by_version(
+    "UNUSED-001/message, input b",
+    {
+        "<2.13": r"^One of the differentiated Tensors appears to not have been used in the graph",
+        ">=2.13": r"^The differentiated Tensor at index 0 appears to not have been used in the graph",
+    },
+    ref="https://github.com/pytorch/pytorch/pull/181917",
+    note="issue https://github.com/pytorch/pytorch/issues/73697",
+)
+
 #: materialize_grads arrived in torch 2.1; torch 2.0's autograd.grad rejects the keyword.
 
 MATERIALIZE_OUTCOME = by_version(
@@ -49,16 +69,19 @@ def two_inputs(device, dtype):
 @claim(
     "UNUSED-001",
     "autograd.grad with respect to an input the output does not depend on raises RuntimeError '... appears to not "
-    "have been used in the graph. Set allow_unused=True if this is the desired behavior': for y = a * 2 and "
-    "inputs [a, b] or b.",
+    "have been used in the graph. Set allow_unused=True if this is the desired behavior' for y = a * 2 and "
+    "inputs [a, b] or b; the message begins 'One of the differentiated Tensors' before torch 2.13 and names the "
+    "input's index since.",
     section="Unused inputs",
 )
 @pytest.mark.parametrize("inputs", ["[a, b]", "b"])
 def test_unused_input_raises(inputs, device, dtype, check):
     a, b = two_inputs(device, dtype)
     y = a * 2
-    with check.raises(f"grad(a * 2, {inputs})", RuntimeError, UNUSED):
+    with check.raises(f"grad(a * 2, {inputs})", RuntimeError, UNUSED) as box:
         torch.autograd.grad(y, [a, b] if inputs == "[a, b]" else b)
+    which = UNUSED_MESSAGE_AB if inputs == "[a, b]" else UNUSED_MESSAGE_B
+    check.matches(f"grad(a * 2, {inputs}): how the message names the input", str(box["exception"]), which)
 
 
 @claim(
