@@ -3,6 +3,10 @@
 import pytest
 import torch
 
+from tests.claims.hypothesis_profiles import load_profile
+
+load_profile()
+
 
 @pytest.fixture(params=["0-dim", "1-element"])
 def form(request):
