@@ -13,7 +13,8 @@ import json
 import math
 import re
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from spec.versions import Versioned, torch_version
 

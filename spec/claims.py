@@ -19,9 +19,10 @@ import ast
 import dataclasses
 import difflib
 import re
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z][A-Z0-9]*)*-\d{3}$")
 
@@ -215,7 +216,7 @@ def build_registry(directory: Path | None = None) -> dict[str, Claim]:
             continue
         registry[claim_id] = Claim(claim_id, statement, section)
         stated_in[claim_id] = f"{ref.module}::{ref.name}"
-    for claim_id, statement, _section, ref in decls:
+    for claim_id, _statement, _section, ref in decls:
         if claim_id not in registry:
             problems.append(f"{ref.module}::{ref.name} names {claim_id}, which no test states")
             continue
@@ -231,7 +232,7 @@ def build_registry(directory: Path | None = None) -> dict[str, Claim]:
     return dict(sorted(registry.items(), key=lambda kv: order[kv[1].section]))  # stable: declaration order
 
 
-@lru_cache(maxsize=None)
+@cache
 def registry() -> dict[str, Claim]:
     return build_registry()
 

@@ -8,7 +8,8 @@ that changed it.  ``by_version`` resolves it for the torch that is running.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version

@@ -12,3 +12,27 @@ REFERENCE_CYCLE = r"(?s)backward\(\) with create_graph=True will create a refere
 def scalar(value, form, **kwargs):
     """``torch.tensor(value)`` in the 0-dim form, ``torch.tensor([value])`` in the 1-element form."""
     return torch.tensor(value if form == "0-dim" else [value], **kwargs)
+
+#: The stable part of the unused-input error, in every torch 2.0 .. 2.15 (the start of the
+#: message changed in 2.13: see UNUSED-001).
+UNUSED = r"appears to not have been used in the graph\. Set allow_unused=True if this is the desired behavior"
+
+#: The first torch.func transform in a process may import torch._dynamo, which warns that
+#: torch.jit.script is deprecated (a DeprecationWarning on 2.10-2.13, a FutureWarning from
+#: 2.14; nothing before 2.10). Claims that are not about it tolerate it: see spec.check.tolerating.
+LAZY_IMPORT = "torch.jit.script. is deprecated"
+
+
+def outcome(fn):
+    """``"returned"``, or ``"<ExceptionType>: <message>"``: what a call did, as one recordable string."""
+    return attempt(fn)[0]
+
+
+def attempt(fn):
+    """``("returned", value)`` or ``("<ExceptionType>: <message>", None)``: what a call did."""
+    from spec.check import message_text
+
+    try:
+        return "returned", fn()
+    except Exception as exc:  # noqa: BLE001 - the outcome is what we observe
+        return f"{type(exc).__name__}: {message_text(exc)}", None

@@ -2,17 +2,16 @@
 
 import math
 
-import pytest
 import torch
 
 from spec import claim, dtypes
 from spec.check import tolerating
 from tests.claims import pinn
+from tests.claims.support import LAZY_IMPORT
 
 N = 16  # points
 #: torch.func's forward mode (jacfwd, hessian) lazily imports code that emits a burst of warnings once per
 #: process on recent torch (DeprecationWarning from 2.10, FutureWarning from 2.14); no claim here is about them.
-LAZY_IMPORT = "torch.jit.script. is deprecated"
 
 
 def sum_trick_first(ps, X):

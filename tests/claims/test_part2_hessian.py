@@ -4,10 +4,10 @@ import torch
 
 from spec import claim
 from spec.check import tolerating
+from tests.claims.support import LAZY_IMPORT
 
 N = 32
 #: the once-per-process burst from torch.func's forward mode (see test_part2_elementwise.py)
-LAZY_IMPORT = "torch.jit.script. is deprecated"
 
 
 def f(x):

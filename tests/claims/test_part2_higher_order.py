@@ -6,11 +6,9 @@ import torch
 from spec import claim, dtypes
 from spec.check import tolerating
 from tests.claims import pinn
-from tests.claims.support import NO_GRAD_FN, scalar
+from tests.claims.support import LAZY_IMPORT, NO_GRAD_FN, UNUSED, scalar
 
-UNUSED = r"appears to not have been used in the graph\. Set allow_unused=True if this is the desired behavior"
 #: the once-per-process burst from torch.func's forward mode (see test_part2_elementwise.py)
-LAZY_IMPORT = "torch.jit.script. is deprecated"
 
 
 def derivatives(b, a, count):

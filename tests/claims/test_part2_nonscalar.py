@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from spec import by_version, claim, dtypes
+from tests.claims.support import outcome
 
 IMPLICIT_SCALAR = r"grad can be implicitly created only for scalar outputs"
 
@@ -20,13 +21,6 @@ COMPLEX_IMPLICIT = by_version(
 )
 
 
-def outcome(fn):
-    """``"returned"``, or ``"<ExceptionType>: <message>"``: what a call did, as one recordable string."""
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the outcome is what we observe
-        return f"{type(exc).__name__}: {exc}"
-    return "returned"
 
 
 @claim(

@@ -4,8 +4,7 @@ import torch
 
 from spec import claim
 from tests.claims import pinn
-
-UNUSED = r"appears to not have been used in the graph\. Set allow_unused=True if this is the desired behavior"
+from tests.claims.support import UNUSED
 
 
 @claim(

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from spec import by_version, claim, dtypes
-
-UNUSED = r"appears to not have been used in the graph\. Set allow_unused=True if this is the desired behavior"
+from tests.claims.support import UNUSED, attempt
 
 #: Since torch 2.13 the message names the index of the unused input instead of "One of the differentiated Tensors".
 UNUSED_MESSAGE_AB = by_version(
@@ -52,12 +51,6 @@ MATERIALIZED_REQUIRES_GRAD = by_version(
 )
 
 
-def attempt(fn):
-    """``("returned", value)`` or ``("<ExceptionType>: <message>", None)``: what a call did."""
-    try:
-        return "returned", fn()
-    except Exception as exc:  # noqa: BLE001 - the outcome is what we observe
-        return f"{type(exc).__name__}: {exc}", None
 
 
 def two_inputs(device, dtype):

@@ -22,8 +22,8 @@ import dataclasses
 import importlib
 import os
 import pkgutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 @dataclasses.dataclass(frozen=True)

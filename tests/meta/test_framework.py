@@ -139,14 +139,14 @@ class TestCheck:
             with check.raises("e", RuntimeError, "boom"):
                 raise ValueError("boom")
         with check.warns("w", UserWarning, "careful", count=2):
-            warnings.warn("careful 1", UserWarning)
-            warnings.warn("careful 2", UserWarning)
+            warnings.warn("careful 1", UserWarning, stacklevel=2)
+            warnings.warn("careful 2", UserWarning, stacklevel=2)
         with pytest.raises(ClaimCheckFailed, match="expected 1 UserWarning"):
             with check.warns("w", UserWarning, "careful"):
                 pass
         with pytest.raises(ClaimCheckFailed, match="expected no UserWarning"):
             with check.no_warning("w", UserWarning):
-                warnings.warn("oops", UserWarning)
+                warnings.warn("oops", UserWarning, stacklevel=2)
 
     def test_versioned_expectation_is_recorded(self):
         check, _ = self.make()
