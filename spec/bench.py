@@ -325,7 +325,8 @@ def _section(run: dict, device: str, out: Path, plots: bool) -> list[str]:
             "",
         ]
 
-    # headline: growth per order
+    lines += _headline(rows)
+    # growth per order
     lines += ["### k-th derivative of u: R -> R: cost per order", ""]
     head = "| method | " + " | ".join(f"k={k}" for k in ORDERS) + " | growth per order (geomean) |"
     lines += [head, "|---|" + "---:|" * (len(ORDERS) + 1)]
@@ -453,7 +454,8 @@ def _memory_table(rows) -> list[str]:
             lines.append(f"| `{m}` | " + " | ".join(_mib(c) for c in cells) + " |")
     fwd = [r.get("forward_peak_bytes") for r in rows.values() if r.get("forward_peak_bytes") is not None]
     if fwd:
-        lines += ["", f"The plain forward pass peaks at {statistics.median(fwd) / 2**20:.2f} MiB (median over cases)."]
+        lines += ["", f"The plain forward pass peaks at {max(fwd) / 2**20:.1f} MiB at most. RSS-based figures below "
+                  "about 1 MiB are at the resolution of the method (whole pages, allocator reuse)."]
     return lines + [""]
 
 
@@ -461,10 +463,34 @@ def _not_timed(run: dict, device: str) -> list[str]:
     items = [r for (c, dev), r in sorted(run["not_timed"].items()) if dev == device]
     if not items:
         return []
-    lines = ["### Not timed", "", "| case | status | reason |", "|---|---|---|"]
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
     for r in items:
-        lines.append(f"| {r['case']} | {r['status']} | {r['reason'].replace('|', '/')} |")
+        grouped[(r["status"], r["reason"].replace("|", "/"))].append(r["case"])
+    lines = ["### Not timed", "", "| status | reason | cases |", "|---|---|---|"]
+    for (status, reason), cases in sorted(grouped.items(), key=lambda kv: (kv[0][0] != "failed", kv[0])):
+        lines.append(f"| {status} | {reason} | {', '.join(cases)} |")
     return lines + [""]
+
+
+def _headline(rows: dict) -> list[str]:
+    """One paragraph: growth per order, nested autograd against Taylor mode; the best Laplacian at the largest d."""
+    from spec.bench_workloads import LAPLACIAN_DIMS, ORDERS
+
+    parts = []
+    for m, label in (("nested_grad", "nested autograd"), ("jet", "Taylor mode (jet)"), ("analytic", "hand-written Taylor")):
+        ratios = [rows.get(("derivative", k, m)) for k in ORDERS]
+        if all(ratios):
+            g = _geomean([x for x in _growth([r["ratio"] for r in ratios])[1:] if x])
+            parts.append(f"{label} grows {g:.2f}× per order (k = {ORDERS[-1]}: {ratios[-1]['ratio']:.0f}× the forward pass)")
+    lines = []
+    if parts:
+        lines.append("**Headline.** k-th derivative: " + "; ".join(parts) + ".")
+    d = LAPLACIAN_DIMS[-1]
+    lap = sorted((r["ratio"], m) for (w, dd, m), r in rows.items() if w == "laplacian" and dd == d)
+    if lap:
+        best = ", ".join(f"`{m}` {x:.0f}×" for x, m in lap[:3])
+        lines.append(f"Laplacian at d = {d}, fastest first: {best}; slowest `{lap[-1][1]}` {lap[-1][0]:.0f}×.")
+    return [" ".join(lines), ""] if lines else []
 
 
 def _across(runs: list[dict]) -> list[str]:

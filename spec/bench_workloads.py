@@ -85,7 +85,7 @@ _APPLIES: dict[str, dict[str, Callable[[int], str | None]]] = {
         "func_jvp_grad": lambda d: None,
         "forward_ad": lambda d: None,
         "functional_hessian": lambda d: f"n/a: it forms one dense Hessian over all {N_POINTS}*{d} inputs "
-        f"(({N_POINTS}*{d})^2 entries, 10 s per call at d = 2 on a laptop core); it cannot batch per point",
+        f"(({N_POINTS}*{d})^2 entries; about 10 s a call at d = 2 on one core); it cannot batch per point",
         "functional_hvp": lambda d: None,
         "functional_vhp": lambda d: None,
         "jet": lambda d: None,
