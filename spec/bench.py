@@ -463,9 +463,17 @@ def _not_timed(run: dict, device: str) -> list[str]:
     items = [r for (c, dev), r in sorted(run["not_timed"].items()) if dev == device]
     if not items:
         return []
+    from spec.bench_workloads import parse_case_id
+
     grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
     for r in items:
-        grouped[(r["status"], r["reason"].replace("|", "/"))].append(r["case"])
+        reason = r["reason"]
+        if r["status"] == "n/a":  # the registry's current wording
+            try:
+                reason = parse_case_id(r["case"]).na_reason or reason
+            except KeyError:
+                pass
+        grouped[(r["status"], reason.replace("|", "/"))].append(r["case"])
     lines = ["### Not timed", "", "| status | reason | cases |", "|---|---|---|"]
     for (status, reason), cases in sorted(grouped.items(), key=lambda kv: (kv[0][0] != "failed", kv[0])):
         lines.append(f"| {status} | {reason} | {', '.join(cases)} |")
