@@ -22,6 +22,7 @@ PROPERTY = "spec.observations"
 
 #: C++ warnings and errors end with "(Triggered internally at FILE:LINE.)": a build path and a
 #: line number that move with every release.  Recorded messages leave it out.
+_ADDRESS = re.compile(r" (?:object )?at 0x[0-9a-fA-F]+")
 _TRIGGERED = re.compile(r"\s*\(Triggered internally at [^)]*\)\s*$")
 
 
@@ -56,7 +57,9 @@ def to_json(value: Any) -> Any:
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, type):
         return value.__qualname__
-    return repr(value)
+    # Objects (a grad_fn node, say) are recorded by their repr without the memory address,
+    # which differs in every process.
+    return _ADDRESS.sub("", repr(value))
 
 
 class ClaimCheckFailed(AssertionError):
