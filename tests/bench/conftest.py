@@ -26,6 +26,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     torch.set_num_threads(1)
     config.stash[STATE] = {"started": time.time(), "cases": {}, "not_timed": {}}
+    json_path = config.getoption("benchmark_json", None)
+    if json_path is not None:  # pytest-benchmark does not create the folder
+        Path(str(json_path)).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _case_of(item: pytest.Item) -> tuple[str, str] | None:
