@@ -173,12 +173,16 @@ def compare_lines(result: dict, old: dict, new: dict, threshold: float) -> list[
             f"| {c['case']} | {c['device']} | {c['old']:.2f} ({_pct(c['old_cv'])}) | {c['new']:.2f} "
             f"({_pct(c['new_cv'])}) | {c['change']:+.1%} | {flag} |"
         )
+    absent = [m for m in result["missing"] if m["status"] == "absent"]
     for m in result["missing"]:
-        lines.append(f"| {m['case']} | {m['device']} | {m['old']:.2f} | not timed ({m['status']}) | | {m['reason']} |")
+        if m["status"] != "absent":
+            lines.append(f"| {m['case']} | {m['device']} | {m['old']:.2f} | not timed ({m['status']}) | | {m['reason']} |")
     for r in result["regressions"]:
         if "new" not in r:
             lines.append(f"| {r['case']} | {r['device']} | {r['old']:.2f} | **FAILED** | | {r['reason']} |")
     lines.append("")
+    if absent:
+        lines += [f"{len(absent)} case(s) timed in OLD are not in NEW at all (a subset run?): not compared.", ""]
     n_slow = sum(1 for r in result["regressions"] if "new" in r)
     n_failed = len(result["regressions"]) - n_slow
     if result["regressions"]:

@@ -19,11 +19,11 @@ from typing import Any
 #: time for the method calls of one block (and, separately, for the forward calls of one block)
 ROUND_TARGET_S = 0.02
 #: time for all timed blocks of one case
-CASE_BUDGET_S = 1.2
+CASE_BUDGET_S = 0.8
 #: blocks per round: a round's forward and method times are the minimum over its blocks
 GROUP = 3
 MIN_ROUNDS = 5
-MAX_ROUNDS = 10
+MAX_ROUNDS = 8
 #: a method whose call takes longer than this gets rounds of one block
 MEDIUM_CALL_S = 0.25
 #: ... longer than this: SLOW_ROUNDS rounds of one call, and no second warm-up call
