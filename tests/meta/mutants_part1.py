@@ -3,7 +3,7 @@
 import functools
 import warnings
 
-from tests.meta.mutation import leaves_of, mutant, wrap_function, wrap_property
+from tests.meta.mutation import leaves_of, mutant, rewrite_backward, wrap_function, wrap_property
 
 
 @mutant("user-tensors-are-not-leaves", kills=["LEAF-001"])
@@ -131,42 +131,19 @@ def _(torch):
 @mutant("backward-always-creates-graph", kills=["GRAD-001"])
 def _(torch):
     """backward() behaves as if create_graph=True were always given: gradients require grad."""
-
-    def make(orig):
-        def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return orig(self, gradient, retain_graph, True, inputs)
-
-        return backward
-
-    wrap_function(torch.Tensor, "backward", make)
+    rewrite_backward(torch, lambda g, retain, create, inputs: (g, retain, True, inputs), quiet=True)
 
 
 @mutant("backward-always-retains-graph", kills=["BWD-001", "BWD-003"])
 def _(torch):
     """backward() keeps the graph alive even when retain_graph is not asked for."""
-
-    def make(orig):
-        def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-            return orig(self, gradient, True, create_graph, inputs)
-
-        return backward
-
-    wrap_function(torch.Tensor, "backward", make)
+    rewrite_backward(torch, lambda g, retain, create, inputs: (g, True, create, inputs))
 
 
 @mutant("retain-graph-false-is-ignored", kills=["BWD-003"])
 def _(torch):
     """An explicit retain_graph=False keeps the graph all the same."""
-
-    def make(orig):
-        def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-            return orig(self, gradient, True if retain_graph is False else retain_graph, create_graph, inputs)
-
-        return backward
-
-    wrap_function(torch.Tensor, "backward", make)
+    rewrite_backward(torch, lambda g, retain, create, inputs: (g, True if retain is False else retain, create, inputs))
 
 
 @mutant("backward-overwrites-grad", kills=["BWD-002", "CG-003"])
@@ -187,14 +164,7 @@ def _(torch):
 @mutant("backward-ignores-create-graph", kills=["CG-001", "CG-003"])
 def _(torch):
     """backward(create_graph=True) behaves like a plain backward()."""
-
-    def make(orig):
-        def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-            return orig(self, gradient, retain_graph, False, inputs)
-
-        return backward
-
-    wrap_function(torch.Tensor, "backward", make)
+    rewrite_backward(torch, lambda g, retain, create, inputs: (g, retain, False, inputs))
 
 
 @mutant("backward-detaches-seed", kills=["CG-002"])
@@ -215,16 +185,9 @@ def _(torch):
 @mutant("create-graph-does-not-retain", kills=["CG-003"])
 def _(torch):
     """create_graph=True no longer implies retain_graph=True."""
-
-    def make(orig):
-        def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return orig(self, gradient, False if retain_graph is None else retain_graph, create_graph, inputs)
-
-        return backward
-
-    wrap_function(torch.Tensor, "backward", make)
+    rewrite_backward(
+        torch, lambda g, retain, create, inputs: (g, False if retain is None else retain, create, inputs), quiet=True
+    )
 
 
 @mutant("reference-cycle-warning-always", kills=["CG-004"])

@@ -3,7 +3,7 @@
 import contextlib
 import functools
 
-from tests.meta.mutation import leaves_of, mutant, wrap_function
+from tests.meta.mutation import leaves_of, mutant, rewrite_backward, wrap_function
 
 # ------------------------------------------------------------------ in-place operations and views
 
@@ -157,14 +157,7 @@ def _(torch):
 @mutant("backward-ignores-inputs", kills=["GRAPH-006"])
 def _(torch):
     """backward(inputs=...) fills the .grad of every leaf, as if inputs were not given."""
-
-    def make(orig):
-        def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-            return orig(self, gradient, retain_graph, create_graph, None)
-
-        return backward
-
-    wrap_function(torch.Tensor, "backward", make)
+    rewrite_backward(torch, lambda g, retain, create, inputs: (g, retain, create, None))
 
 
 @mutant("detach-keeps-the-graph", kills=["GRAPH-007"])

@@ -109,6 +109,26 @@ def wrap_property(torch, name: str, getter: Callable, doc: str | None = None) ->
     setattr(torch.Tensor, name, property(fget, fset if hasattr(base, "__set__") else None, doc=doc or base.__doc__))
 
 
+def rewrite_backward(torch, rewrite: Callable, *, quiet: bool = False) -> None:
+    """Replace ``torch.Tensor.backward`` with one whose arguments pass through ``rewrite``.
+
+    ``rewrite(gradient, retain_graph, create_graph, inputs)`` returns the four arguments the
+    real ``backward`` gets.  ``quiet=True`` silences the warnings the rewritten call emits.
+    """
+    import warnings
+
+    original = torch.Tensor.backward
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        args = rewrite(gradient, retain_graph, create_graph, inputs)
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore")
+            return original(self, *args)
+
+    torch.Tensor.backward = backward
+
+
 def wrap_function(owner, name: str, make: Callable) -> None:
     """Replace ``owner.<name>`` with ``make(original)``."""
     original = getattr(owner, name)
