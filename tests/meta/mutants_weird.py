@@ -3,7 +3,7 @@
 import contextlib
 import functools
 
-from tests.meta.mutation import leaves_of, mutant, rewrite_backward, wrap_function
+from tests.meta.mutation import leaves_of, mutant, once_differentiable, rewrite_backward, torch_release, wrap_function
 
 # ------------------------------------------------------------------ in-place operations and views
 
@@ -183,26 +183,46 @@ def _(torch):
 # ------------------------------------------------------------------ operators without double backward
 
 
-@mutant("cdist-is-composite", kills=["DBL-001"])
+@mutant("cdist-double-backward-flipped", kills=["DBL-001"])
 def _(torch):
-    """torch.cdist is computed from differentiable primitives, so it has a second derivative."""
+    """torch.cdist's second derivative flips: composite (twice differentiable) before torch 2.14, where it had
+    none; once differentiable from 2.14, where it has one."""
+    if torch_release(torch) < (2, 14):
 
-    def cdist(x1, x2, p=2.0, **kwargs):
-        diff = (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs()
-        return diff.pow(p).sum(-1).pow(1.0 / p)
+        def cdist(x1, x2, p=2.0, **kwargs):
+            diff = (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs()
+            return diff.pow(p).sum(-1).pow(1.0 / p)
 
-    torch.cdist = cdist
+        torch.cdist = cdist
+        return
+    original = torch.cdist
+    apply = once_differentiable(
+        torch,
+        lambda x1, x2, p: original(x1, x2, p=p),
+        lambda: NotImplementedError("the derivative for '_cdist_backward' is not implemented."),
+    )
+    torch.cdist = lambda x1, x2, p=2.0, **kwargs: apply(x1, x2, p)
 
 
-@mutant("sdpa-is-composite", kills=["DBL-002"])
+@mutant("sdpa-double-backward-flipped", kills=["DBL-002"])
 def _(torch):
-    """scaled_dot_product_attention is computed as softmax(q k^T / sqrt(d)) v, so it has a second derivative."""
+    """scaled_dot_product_attention's second derivative on the CPU flips: softmax(q k^T / sqrt(d)) v (twice
+    differentiable) from torch 2.1, where it had none; once differentiable before 2.1, where it had one."""
+    original = torch.nn.functional.scaled_dot_product_attention
 
-    def sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, **kwargs):
+    def composite(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, **kwargs):
         scale = scale if scale is not None else q.size(-1) ** -0.5
         return torch.softmax(q @ k.transpose(-2, -1) * scale, dim=-1) @ v
 
-    torch.nn.functional.scaled_dot_product_attention = sdpa
+    if torch_release(torch) >= (2, 1):
+        torch.nn.functional.scaled_dot_product_attention = composite
+        return
+    apply = once_differentiable(
+        torch,
+        lambda q, k, v: original(q, k, v),
+        lambda: RuntimeError("derivative for aten::_scaled_dot_product_flash_attention_backward is not implemented"),
+    )
+    torch.nn.functional.scaled_dot_product_attention = lambda q, k, v, *args, **kwargs: apply(q, k, v)
 
 
 # ------------------------------------------------------------------ forward-mode AD

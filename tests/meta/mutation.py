@@ -129,6 +129,46 @@ def rewrite_backward(torch, rewrite: Callable, *, quiet: bool = False) -> None:
     torch.Tensor.backward = backward
 
 
+def torch_release(torch) -> tuple[int, int]:
+    """(major, minor) of the running torch, for mutants that must flip a behaviour that changed."""
+    from packaging.version import Version
+
+    return Version(Version(torch.__version__).base_version).release[:2]
+
+
+def once_differentiable(torch, fn: Callable, error: Callable[[], BaseException]) -> Callable:
+    """``fn(x, *rest)`` with a correct first derivative in ``x`` (with a graph) whose second derivative raises.
+
+    Only ``x`` gets a gradient; the other arguments are treated as constants.
+    """
+
+    class Second(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, g, x, *rest):
+            with torch.enable_grad():
+                a = x.detach().requires_grad_()
+                (gx,) = torch.autograd.grad(fn(a, *rest), a, g)
+            return gx
+
+        @staticmethod
+        def backward(ctx, *grads):
+            raise error()
+
+    class First(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, *rest):
+            ctx.save_for_backward(x)
+            ctx.rest = rest
+            return fn(x, *rest)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return (Second.apply(g, x, *ctx.rest),) + (None,) * len(ctx.rest)
+
+    return First.apply
+
+
 def wrap_function(owner, name: str, make: Callable) -> None:
     """Replace ``owner.<name>`` with ``make(original)``."""
     original = getattr(owner, name)
