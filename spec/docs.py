@@ -25,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from spec.claims import PART_OF, SECTION_NAMES, Claim
 from spec.devices import KNOWN_DEVICES
-from spec.results import claim_outcome, load_many
+from spec.results import BROKEN, claim_outcome, load_many, outcome_counts
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EXPLANATIONS = Path(__file__).resolve().parent / "explanations.md"
@@ -275,9 +275,7 @@ def _claim_model(
                 line["cells"].append({"status": "not run", "text": "not run", "title": "no results for this combination"})
                 continue
             outcome = claim_outcome(rs)
-            n_pass = sum(r["outcome"] in ("passed", "xfailed") for r in rs)
-            n_fail = sum(r["outcome"] in ("failed", "error", "xpassed") for r in rs)
-            n_skip = sum(r["outcome"] == "skipped" for r in rs)
+            n_pass, n_fail, n_skip = outcome_counts(rs)
             if outcome == "fail":
                 text = f"fail {n_fail}/{len(rs)}"
             elif outcome == "pass":
@@ -289,7 +287,7 @@ def _claim_model(
             for reason in reasons:
                 skip_reasons[reason].append(f"{rel} {dev}")
             for r in rs:
-                if r["outcome"] in ("failed", "error", "xpassed"):
+                if r["outcome"] in BROKEN:
                     msg = (r.get("message") or r["outcome"]).strip().splitlines()
                     failures[msg[0] if msg else r["outcome"]].append(f"{rel} {r['nodeid'].split('::', 1)[-1]}")
             title = "; ".join(f"{n} {w}" for n, w in ((n_pass, "passed"), (n_fail, "failed"), (n_skip, "skipped")) if n)

@@ -19,7 +19,7 @@ from typing import Any
 from packaging.version import Version
 
 from spec.claims import SECTION_NAMES
-from spec.results import ResultsError, claim_outcome, load_many
+from spec.results import BROKEN, ResultsError, claim_outcome, load_many, outcome_counts
 
 SYMBOLS = {"pass": "✅ pass", "fail": "❌ fail", "skip": "⏭️ skip", "changed": "🔄 changed", "none": "·"}
 
@@ -116,7 +116,7 @@ def build(docs: list[dict[str, Any]]) -> Matrix:
                 else:
                     outcome = claim_outcome(rows)
                     if outcome == "fail":
-                        bad = [r for r in rows if r["outcome"] in ("failed", "error", "xpassed")]
+                        bad = [r for r in rows if r["outcome"] in BROKEN]
                         first = (bad[0].get("message") or bad[0]["nodeid"]).strip().splitlines()[0]
                         cell = Cell("fail", f"{len(bad)}/{len(rows)} tests fail: {first}")
                     elif outcome == "skip":
@@ -125,8 +125,8 @@ def build(docs: list[dict[str, Any]]) -> Matrix:
                     elif changed_here:
                         cell = Cell("changed", "behaviour changed here: " + ", ".join(changed_here))
                     else:
-                        n_skip = sum(r["outcome"] == "skipped" for r in rows)
-                        cell = Cell("pass", f"{len(rows) - n_skip} tests pass, {n_skip} skipped")
+                        n_pass, _, n_skip = outcome_counts(rows)
+                        cell = Cell("pass", f"{n_pass} tests pass, {n_skip} skipped")
                 cells[(cid, col.key, dev)] = cell
         for cid, b in branches.items():
             previous_branches.setdefault(cid, {}).update(b)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from spec.results import claim_outcome
+from spec.results import BROKEN, claim_outcome, outcome_counts
 
 SYMBOL = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}
 
@@ -22,13 +22,11 @@ def claim_report_lines(rows: list[dict[str, Any]], registry: dict) -> list[str]:
         rs = by_claim[cid]
         outcome = claim_outcome(rs)
         totals[outcome] += 1
-        n_pass = sum(r["outcome"] in ("passed", "xfailed") for r in rs)
-        n_fail = sum(r["outcome"] in ("failed", "error", "xpassed") for r in rs)
-        n_skip = sum(r["outcome"] == "skipped" for r in rs)
+        n_pass, n_fail, n_skip = outcome_counts(rs)
         statement = registry[cid].statement if cid in registry else "(not in the registry)"
         lines.append(f"{SYMBOL[outcome]} {cid:<11} {n_pass:>3} passed {n_fail:>2} failed {n_skip:>3} skipped  {statement}")
         for r in rs:
-            if r["outcome"] in ("failed", "error", "xpassed") and r.get("message"):
+            if r["outcome"] in BROKEN and r.get("message"):
                 first = r["message"].strip().splitlines()[0] if r["message"].strip() else ""
                 lines.append(f"       {r['nodeid']}: {first}")
     lines.append(

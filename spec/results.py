@@ -16,6 +16,9 @@ from typing import Any
 SCHEMA = "autograd-spec/results"
 SCHEMA_VERSION = 1
 OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
+#: Test outcomes under which a claim holds, and under which it is broken.
+HELD = frozenset({"passed", "xfailed"})
+BROKEN = frozenset({"failed", "error", "xpassed"})
 
 
 class ResultsError(ValueError):
@@ -140,12 +143,19 @@ def load_many(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
     return docs
 
 
+def outcome_counts(rows: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """How many of the rows held, broke, and were skipped."""
+    held = sum(r["outcome"] in HELD for r in rows)
+    broken = sum(r["outcome"] in BROKEN for r in rows)
+    return held, broken, len(rows) - held - broken
+
+
 def claim_outcome(rows: list[dict[str, Any]]) -> str:
     """One claim's outcome over its test rows: fail beats pass beats skip."""
-    outcomes = {r["outcome"] for r in rows}
-    if outcomes & {"failed", "error", "xpassed"}:
+    held, broken, _ = outcome_counts(rows)
+    if broken:
         return "fail"
-    if outcomes & {"passed", "xfailed"}:
+    if held:
         return "pass"
     return "skip"
 

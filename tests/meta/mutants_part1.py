@@ -3,7 +3,7 @@
 import functools
 import warnings
 
-from tests.meta.mutation import leaves_of, mutant, rewrite_backward, wrap_function, wrap_property
+from tests.meta.mutation import leaves_of, mutant, rewrite_backward, rewrite_grad, wrap_function, wrap_property
 
 
 @mutant("user-tensors-are-not-leaves", kills=["LEAF-001"])
@@ -240,14 +240,7 @@ def _(torch):
 @mutant("autograd-grad-ignores-create-graph", kills=["AG-001", "AG-002"])
 def _(torch):
     """torch.autograd.grad drops create_graph (but keeps the graph alive)."""
-
-    def make(orig):
-        def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, **kwargs):
-            return orig(outputs, inputs, grad_outputs, retain_graph=retain_graph or create_graph, create_graph=False, **kwargs)
-
-        return grad
-
-    wrap_function(torch.autograd, "grad", make)
+    rewrite_grad(torch, lambda kw: {**kw, "retain_graph": kw["retain_graph"] or kw["create_graph"], "create_graph": False})
 
 
 @mutant("autograd-grad-accumulates", kills=["AG-003"])
@@ -271,24 +264,10 @@ def _(torch):
 @mutant("autograd-grad-always-creates-graph", kills=["AG-004"])
 def _(torch):
     """torch.autograd.grad behaves as if create_graph=True were always given."""
-
-    def make(orig):
-        def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, **kwargs):
-            return orig(outputs, inputs, grad_outputs, retain_graph=retain_graph, create_graph=True, **kwargs)
-
-        return grad
-
-    wrap_function(torch.autograd, "grad", make)
+    rewrite_grad(torch, lambda kw: {**kw, "create_graph": True})
 
 
 @mutant("autograd-grad-always-retains-graph", kills=["AG-005"])
 def _(torch):
     """torch.autograd.grad keeps the graph alive even when retain_graph is not asked for."""
-
-    def make(orig):
-        def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, **kwargs):
-            return orig(outputs, inputs, grad_outputs, retain_graph=True, create_graph=create_graph, **kwargs)
-
-        return grad
-
-    wrap_function(torch.autograd, "grad", make)
+    rewrite_grad(torch, lambda kw: {**kw, "retain_graph": True})

@@ -129,6 +129,21 @@ def rewrite_backward(torch, rewrite: Callable, *, quiet: bool = False) -> None:
     torch.Tensor.backward = backward
 
 
+def rewrite_grad(torch, rewrite: Callable) -> None:
+    """Replace ``torch.autograd.grad`` with one whose keyword arguments pass through ``rewrite``.
+
+    ``rewrite(kwargs)`` gets ``grad_outputs``, ``retain_graph``, ``create_graph`` and any others
+    as a dict and returns the keywords the real ``grad`` gets.
+    """
+    original = torch.autograd.grad
+
+    def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, **kwargs):
+        kwargs.update(grad_outputs=grad_outputs, retain_graph=retain_graph, create_graph=create_graph)
+        return original(outputs, inputs, **rewrite(kwargs))
+
+    torch.autograd.grad = grad
+
+
 def torch_release(torch) -> tuple[int, int]:
     """(major, minor) of the running torch, for mutants that must flip a behaviour that changed."""
     from packaging.version import Version
