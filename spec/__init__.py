@@ -2,7 +2,7 @@
 
 The package is the framework (claim registry, devices, dtypes, version gates,
 assertion helpers, results, reports and the command line).  The claims
-themselves live in ``tests/claims`` and import from here, never the reverse.
+themselves live in ``spec/suite`` and import from here, never the reverse.
 """
 
 from spec.claims import claim, dtypes

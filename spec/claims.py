@@ -8,7 +8,7 @@ A claim is declared once, on the test that checks it::
 
 Further tests serving the same claim name only its ID: ``@claim("LEAF-001")``.
 
-The registry is built statically (by reading ``tests/claims`` with :mod:`ast`), so
+The registry is built statically (by reading ``spec/suite`` with :mod:`ast`), so
 listing claims, rendering documentation and validating ``--claim`` never import
 the tests or torch.
 """
@@ -146,7 +146,7 @@ def project_root() -> Path:
 
 
 def claims_dir() -> Path:
-    return project_root() / "tests" / "claims"
+    return Path(__file__).resolve().parent / "suite"
 
 
 def _decorator_name(node: ast.expr) -> str | None:
@@ -196,7 +196,7 @@ def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str |
 
 
 def build_registry(directory: Path | None = None) -> dict[str, Claim]:
-    """Read every claim declaration under ``directory`` (default ``tests/claims``)."""
+    """Read every claim declaration under ``directory`` (default ``spec/suite``)."""
     directory = directory or claims_dir()
     root = project_root() if directory.resolve().is_relative_to(project_root()) else directory
     decls = []

@@ -1,7 +1,7 @@
 """The claim book: every claim with its explanation, its test code and its status.
 
 ``python -m spec docs RESULTS... -o DIR`` renders, from the claim registry, the
-explanations in ``spec/explanations.md`` and one or more results files:
+explanations in ``spec/explanations/`` and one or more results files:
 
 - ``DIR/README.md``: the index, grouped by part and section, with each claim's status;
 - ``DIR/sections/<section>.md``: one page per section, one ``<a id="CLAIM-ID">`` per claim;
@@ -28,7 +28,7 @@ from spec.devices import KNOWN_DEVICES
 from spec.results import BROKEN, claim_outcome, load_many, outcome_counts
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-EXPLANATIONS = Path(__file__).resolve().parent / "explanations.md"
+EXPLANATIONS = Path(__file__).resolve().parent / "explanations"
 
 #: Overall statuses of a claim over all the results given, in filter order.
 STATUSES = ("pass", "fail", "skip", "not run")
@@ -49,27 +49,33 @@ class ExplanationError(ValueError):
 
 
 def load_explanations(path: Path | None = None) -> dict[str, str]:
-    """Read ``## CLAIM-ID`` sections of Markdown: claim ID -> explanation text."""
+    """Read ``## CLAIM-ID`` sections of Markdown: claim ID -> explanation text.
+
+    ``path`` is one Markdown file or a folder of them (default: ``spec/explanations/``, one
+    file per part or theme); a claim explained twice, in one file or in two, is an error.
+    """
     path = path or EXPLANATIONS
+    files = sorted(path.glob("*.md")) if path.is_dir() else [path]
     out: dict[str, str] = {}
-    current: str | None = None
-    lines: list[str] = []
+    for file in files:
+        current: str | None = None
+        lines: list[str] = []
 
-    def flush() -> None:
-        if current is not None:
-            text = "\n".join(lines).strip()
-            if current in out:
-                raise ExplanationError(f"{path.name}: {current} is explained twice")
-            out[current] = text
+        def flush() -> None:
+            if current is not None:
+                text = "\n".join(lines).strip()
+                if current in out:
+                    raise ExplanationError(f"{file.name}: {current} is explained twice")
+                out[current] = text
 
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            flush()
-            current = line[3:].strip()
-            lines = []
-        elif current is not None:
-            lines.append(line)
-    flush()
+        for line in file.read_text(encoding="utf-8").splitlines():
+            if line.startswith("## "):
+                flush()
+                current = line[3:].strip()
+                lines = []
+            elif current is not None:
+                lines.append(line)
+        flush()
     return out
 
 
@@ -542,7 +548,7 @@ def run(args) -> int:
         raise CommandError(str(exc)) from None
     missing = [cid for cid in default_registry() if not explanations.get(cid)]
     if missing:
-        print(f"warning: no explanation in spec/explanations.md for {', '.join(missing)}", file=sys.stderr)
+        print(f"warning: no explanation in spec/explanations/ for {', '.join(missing)}", file=sys.stderr)
     if args.check:
         stale = stale_files(files, out)
         if stale:

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.runs):
             seed = args.first_seed + i
             path = Path(tmp) / f"run{seed}.json"
-            cmd = [sys.executable, "-m", "pytest", "tests/claims", "-q", "-p", "randomly", "-p", "xdist",
+            cmd = [sys.executable, "-m", "pytest", "spec/suite", "-q", "-p", "randomly", "-p", "xdist",
                    "-n", args.workers, f"--randomly-seed={seed}", "--no-claim-report", "-W", "error::UserWarning",
                    "--results", str(path), *args.pytest_args]
             proc = subprocess.run(cmd, capture_output=True, text=True)

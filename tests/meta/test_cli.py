@@ -23,7 +23,7 @@ def spec(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def pytest_run(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("PYTEST_XDIST_WORKER", None)
-    cmd = [sys.executable, "-m", "pytest", "tests/claims", "-p", "no:randomly", "-p", "no:cacheprovider", *args]
+    cmd = [sys.executable, "-m", "pytest", "spec/suite", "-p", "no:randomly", "-p", "no:cacheprovider", *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
 
 

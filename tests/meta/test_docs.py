@@ -57,7 +57,7 @@ def row(claim_id: str, device: str | None, outcome: str, *, observed=True, expec
     ok = outcome != "failed"
     suffix = f"[{device}-float32]" if device else ""
     return {
-        "nodeid": f"tests/claims/test_x.py::test_{claim_id.lower().replace('-', '_')}{suffix}",
+        "nodeid": f"spec/suite/test_x.py::test_{claim_id.lower().replace('-', '_')}{suffix}",
         "claim": claim_id,
         "params": params,
         "outcome": outcome,
@@ -97,14 +97,14 @@ def test_every_claim_has_an_explanation():
     explanations = docs.load_explanations()
     missing = [cid for cid in registry() if not explanations.get(cid, "").strip()]
     assert not missing, (
-        f"claims without an explanation in spec/explanations.md: {', '.join(missing)}; add a '## CLAIM-ID' section "
+        f"claims without an explanation in spec/explanations/: {', '.join(missing)}; add a '## CLAIM-ID' section "
         "saying in a few sentences why the rule holds"
     )
 
 
 def test_every_explanation_names_a_claim():
     unknown = sorted(set(docs.load_explanations()) - set(registry()))
-    assert not unknown, f"spec/explanations.md explains claims that no test states: {', '.join(unknown)}"
+    assert not unknown, f"spec/explanations/ explains claims that no test states: {', '.join(unknown)}"
 
 
 def test_explanations_are_a_few_sentences_of_prose():
@@ -191,7 +191,7 @@ def test_version_gated_changes_are_shown_with_their_reference(jinja, tmp_path):
         "DEMO-001",
         "A demo claim whose message changed.",
         "Leaf tensors",
-        tests=[claims_module.TestRef("tests/claims/test_demo.py", "test_demo", 3, "def test_demo(check):\n    pass")],
+        tests=[claims_module.TestRef("spec/suite/test_demo.py", "test_demo", 3, "def test_demo(check):\n    pass")],
         changes=[Change("DEMO-001/message", {"<2.4": "old text", ">=2.4": "new text"}, "https://github.com/pytorch/pytorch/pull/1")],
     )
     r_old = row("DEMO-001", "cpu", "passed")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spec import claim, dtypes
-from tests.claims.support import scalar
+from spec.suite.support import scalar
 
 
 @claim("LEAF-001", "A tensor created by the user with requires_grad=True is a leaf.", section="Leaf tensors")

@@ -5,8 +5,8 @@ import torch
 
 from spec import by_version, claim, dtypes
 from spec.check import tolerating
-from tests.claims import pinn
-from tests.claims.support import LAZY_IMPORT, NO_GRAD_FN, UNUSED, scalar
+from spec.suite import pinn
+from spec.suite.support import LAZY_IMPORT, NO_GRAD_FN, UNUSED, scalar
 
 #: the once-per-process burst from torch.func's forward mode (see test_part2_elementwise.py)
 

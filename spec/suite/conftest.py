@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tests.claims.hypothesis_profiles import load_profile
+from spec.suite.hypothesis_profiles import load_profile
 
 load_profile()
 

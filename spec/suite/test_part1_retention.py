@@ -4,7 +4,7 @@ import torch
 
 from spec import by_version, claim, dtypes
 from spec.check import message_text
-from tests.claims.support import NON_LEAF_GRAD, scalar
+from spec.suite.support import NON_LEAF_GRAD, scalar
 
 #: The warning's last sentence: a typo ("informations") was fixed in torch 2.9.
 NON_LEAF_GRAD_ENDING = by_version(

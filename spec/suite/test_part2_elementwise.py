@@ -6,8 +6,8 @@ import torch
 
 from spec import claim, dtypes
 from spec.check import tolerating
-from tests.claims import pinn
-from tests.claims.support import LAZY_IMPORT
+from spec.suite import pinn
+from spec.suite.support import LAZY_IMPORT
 
 N = 16  # points
 #: torch.func's forward mode (jacfwd, hessian) lazily imports code that emits a burst of warnings once per

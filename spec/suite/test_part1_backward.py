@@ -1,7 +1,7 @@
 """Part 1, "Multiple backward calls and retain_graph"."""
 
 from spec import claim, dtypes
-from tests.claims.support import SECOND_TIME, scalar
+from spec.suite.support import SECOND_TIME, scalar
 
 
 @claim(

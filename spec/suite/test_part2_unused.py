@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spec import by_version, claim, dtypes
-from tests.claims.support import UNUSED, attempt
+from spec.suite.support import UNUSED, attempt
 
 #: Since torch 2.13 the message names the index of the unused input instead of "One of the differentiated Tensors".
 UNUSED_MESSAGE_AB = by_version(

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spec import by_version, claim, dtypes
-from tests.claims.support import outcome
+from spec.suite.support import outcome
 
 IMPLICIT_SCALAR = r"grad can be implicitly created only for scalar outputs"
 

@@ -3,7 +3,7 @@
 import torch
 
 from spec import by_version, claim
-from tests.claims.support import scalar
+from spec.suite.support import scalar
 
 #: The stable part of the messages below (the tensor's repr and the grad_fn named after them change).
 INPLACE_ON_LEAF = r"a leaf Variable that requires grad is being used in an in-place operation"

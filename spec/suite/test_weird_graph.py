@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spec import claim
-from tests.claims.support import scalar
+from spec.suite.support import scalar
 
 NOT_FLOATING = r"Only Tensors of floating point and complex dtype can require gradients"
 NOT_FLOATING_ANY_CASE = r"(?i)only Tensors of floating point (and complex )?dtype can require gradients"

@@ -4,7 +4,7 @@ import torch
 
 from spec import claim, dtypes, isolated
 from spec.check import message_text, tolerating
-from tests.claims.support import NO_GRAD_FN, REFERENCE_CYCLE, SECOND_TIME, scalar
+from spec.suite.support import NO_GRAD_FN, REFERENCE_CYCLE, SECOND_TIME, scalar
 
 
 @claim(

@@ -3,8 +3,8 @@
 import torch
 
 from spec import by_version, claim
-from tests.claims import pinn
-from tests.claims.support import UNUSED
+from spec.suite import pinn
+from spec.suite.support import UNUSED
 
 #: The start of the unused-input message changed in torch 2.13 (see UNUSED-001).
 SLICE_UNUSED_MESSAGE = by_version(

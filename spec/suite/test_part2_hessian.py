@@ -4,7 +4,7 @@ import torch
 
 from spec import claim
 from spec.check import tolerating
-from tests.claims.support import LAZY_IMPORT
+from spec.suite.support import LAZY_IMPORT
 
 N = 32
 #: the once-per-process burst from torch.func's forward mode (see test_part2_elementwise.py)

@@ -1,4 +1,4 @@
-"""Hypothesis profiles for the general laws (``tests/claims/test_general_laws.py``).
+"""Hypothesis profiles for the general laws (``spec/suite/test_general_laws.py``).
 
 ``ci`` (the default) is deterministic and fast: the same examples on every run, in
 any test order and under ``-n 2``, no example database, no deadline (torch's first

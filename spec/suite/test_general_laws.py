@@ -1,6 +1,6 @@
 """Part 2, "General laws": rules that hold for every graph, checked on graphs that hypothesis draws.
 
-The examples are deterministic (profile ``ci`` in ``tests/claims/hypothesis_profiles.py``).
+The examples are deterministic (profile ``ci`` in ``spec/suite/hypothesis_profiles.py``).
 Each example records one observable, so the results file shows what was compared
 without growing with every intermediate tensor.
 """
@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spec import claim
-from tests.claims import hypothesis_profiles  # noqa: F401  (registers the profiles)
-from tests.claims.support import NO_GRAD_FN
+from spec.suite import hypothesis_profiles  # noqa: F401  (registers the profiles)
+from spec.suite.support import NO_GRAD_FN
 
 # ------------------------------------------------------------------ LAW-001: requires_grad inheritance
 
