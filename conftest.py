@@ -1,20 +1,12 @@
-"""Root conftest: owns the suite's command-line options and loads the claim plugin.
+"""Root conftest: loads the claim plugin for every test of the repository.
 
-Options (see ``pytest --help``, group "autograd-spec"):
-  --device cpu,cuda   restrict devices (an absent device asked for is a usage error)
-  --dtype float64     restrict dtypes (an unknown dtype is a usage error)
-  --claim LEAF-001    run only these claims (an unknown ID is a usage error naming the nearest IDs)
-  --results PATH      write the machine-readable results JSON
+The options (``--device``, ``--dtype``, ``--mode``, ``--claim``, ``--results`` ...; see
+``pytest --help``, group "autograd-spec") are declared by :mod:`spec.plugin`, so they are the
+same in a checkout, in ``autograd-spec run`` and with ``pytest -p spec.plugin``.
 """
 
 import pytest
 
 pytest.register_assert_rewrite("spec")
 
-from spec import plugin  # noqa: E402
-
 pytest_plugins = ("spec.plugin",)
-
-
-def pytest_addoption(parser):
-    plugin.add_options(parser)

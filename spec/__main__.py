@@ -1,6 +1,7 @@
 """Command line: ``python -m spec COMMAND``.
 
 Commands:
+  run           run every claim against this environment's torch (any pytest option; see run --help)
   list          print every claim (ID, section, statement); --format json
   matrix        render claims x torch versions x devices from results files
   diff          compare two results files or folders; exit 1 when a claim that held fails
@@ -29,9 +30,17 @@ COMMANDS = {
 from spec.errors import CommandError  # noqa: E402  (re-exported: spec.__main__.CommandError)
 
 
+def _prog() -> str:
+    """How the user called us: ``autograd-spec`` (the installed script) or ``python -m spec``."""
+    import os
+
+    return "autograd-spec" if os.path.basename(sys.argv[0] or "") == "autograd-spec" else "python -m spec"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m spec", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("run", help="run every claim against this environment's torch (pytest options pass through)", add_help=False)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
@@ -43,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     from spec.claims import ClaimError
     from spec.results import ResultsError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        from spec.runner import main as run_main
+
+        return run_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -52,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, ResultsError, ClaimError, OSError) as exc:
         code = getattr(exc, "code", 2)
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        print(f"python -m spec {args.command}: error: {text}", file=sys.stderr)
+        print(f"{_prog()} {args.command}: error: {text}", file=sys.stderr)
         return code if isinstance(code, int) else 2
 
 

@@ -13,7 +13,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from spec.versions import Versioned, torch_version
@@ -63,7 +63,60 @@ def to_json(value: Any) -> Any:
 
 
 class ClaimCheckFailed(AssertionError):
-    """A claim's observable did not match its expectation."""
+    """A claim's observable did not match its expectation (a *recorded* check failed)."""
+
+    def __init__(self, message: str, observable: str | None = None):
+        super().__init__(message)
+        self.observable = observable
+
+
+class HazardFixed(ClaimCheckFailed):
+    """A hazard's wrong value is gone: torch now gives the true value (or the documented error)."""
+
+
+def _pytest_skip_exception() -> type[BaseException]:
+    import pytest
+
+    return pytest.skip.Exception
+
+
+class NotApplicable(_pytest_skip_exception()):  # type: ignore[misc]
+    """The claim's feature does not exist in this torch: the test's outcome is "n/a", never "pass"."""
+
+
+def not_applicable(reason: str) -> None:
+    """End the test with the outcome "n/a" and the reason (a feature absent in this torch)."""
+    __tracebackhide__ = True
+    raise NotApplicable(msg=reason, allow_module_level=False)
+
+
+def _same(observed: Any, expected: Any, exact: bool) -> bool:
+    """Whether an observed value is the expected one: tensors/numbers by value (NaN equals NaN),
+    strings as a regex that must match, lists element-wise."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    if isinstance(expected, str):
+        return isinstance(observed, str) and re.search(expected, observed) is not None
+    if torch is not None and (isinstance(observed, torch.Tensor) or isinstance(expected, torch.Tensor)):
+        if not isinstance(observed, torch.Tensor):
+            return False
+        from spec.precision import TOLERANCES, dtype_name
+
+        try:
+            want = torch.as_tensor(expected, dtype=observed.dtype, device=observed.device).expand_as(observed)
+        except (RuntimeError, TypeError, ValueError):
+            return False
+        tol = {"rtol": 0.0, "atol": 0.0} if exact else vars(TOLERANCES.get(dtype_name(observed.dtype), TOLERANCES["float32"]))
+        return bool(torch.allclose(observed.detach(), want, equal_nan=True, **tol))
+    if isinstance(expected, float) and isinstance(observed, (int, float)) and not isinstance(observed, bool):
+        if math.isnan(expected):
+            return math.isnan(observed)
+        return observed == expected if exact else math.isclose(observed, expected, rel_tol=1e-6, abs_tol=1e-9)
+    if isinstance(expected, (list, tuple)) and isinstance(observed, (list, tuple)):
+        return len(expected) == len(observed) and all(_same(o, e, exact) for o, e in zip(observed, expected))
+    return type(observed) is type(expected) and observed == expected
 
 
 class Check:
@@ -104,9 +157,97 @@ class Check:
                 return
         self._user_properties.append((PROPERTY, payload))
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, observable: str | None = None) -> None:
         __tracebackhide__ = True
-        raise ClaimCheckFailed(f"{message}\n  {self._context()}")
+        if observable is None and self.observations:
+            observable = self.observations[-1]["name"]
+        raise ClaimCheckFailed(f"{message}\n  {self._context()}", observable)
+
+    # ----------------------------------------------------------------- what a call did
+    def works(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Call ``fn``: it must return (the "it works" step of a claim); returns its value.
+
+        The outcome is recorded, so a call that now raises fails this recorded check instead of
+        ending the test with an uncaught exception.
+        """
+        __tracebackhide__ = True
+        try:
+            value = fn()
+        except Exception as exc:  # noqa: BLE001 - the outcome is the observation
+            observed = f"{type(exc).__name__}: {message_text(exc)}"
+            self._record(name, observed, "returns", False)
+            self.fail(f"{name}: expected the call to return, observed {observed}")
+        self._record(name, "returned", "returns", True)
+        return value
+
+    def absent(self, name: str, fn: Callable[[], Any], exc_type: type[BaseException], fragment: Any, *, reason: str) -> None:
+        """The feature is absent in this torch: ``fn`` must raise ``exc_type`` matching ``fragment``.
+
+        The absence is recorded (so a torch that has the feature after all fails the check), then
+        the test ends with the outcome "n/a" and ``reason`` -- never "pass".
+        """
+        __tracebackhide__ = True
+        with self.raises(name, exc_type, fragment):
+            fn()
+        not_applicable(reason)
+
+    # ----------------------------------------------------------------- hazards
+    def hazard(
+        self,
+        name: str,
+        observed: Any,
+        *,
+        wrong: Any,
+        truth: Any,
+        present: Any = True,
+        fixed_by_error: str | None = None,
+        exact: bool = False,
+    ) -> None:
+        """A hazard: torch gives ``wrong`` where the true value is ``truth``, without an error.
+
+        ``observed`` is the value, or a zero-argument callable (its exception, if any, is observed
+        as ``"Type: message"``).  ``present`` (a bool or a :func:`spec.versions.by_version` value)
+        says whether the hazard is present in this torch.  While it is, the check passes when the
+        wrong value comes back; when the true value (or an error matching ``fixed_by_error``, the
+        error the documentation promises) comes back instead, it fails with
+        :class:`HazardFixed`: "hazard fixed in torch X: ...".  Where it is recorded as absent, the
+        true value is demanded.  Tensors compare within the dtype's tolerance (``exact=True`` for
+        bit equality), NaN equal to NaN.
+        """
+        __tracebackhide__ = True
+        present = self._resolve(present)
+        if callable(observed):
+            try:
+                observed = observed()
+            except Exception as exc:  # noqa: BLE001 - an error is an observation here
+                observed = f"{type(exc).__name__}: {message_text(exc)}"
+        is_wrong = _same(observed, wrong, exact)
+        is_true = _same(observed, truth, exact) or (
+            fixed_by_error is not None and isinstance(observed, str) and re.search(fixed_by_error, observed) is not None
+        )
+        expected = {"hazard": wrong, "truth": truth, "present": bool(present)}
+        if fixed_by_error:
+            expected["or_error"] = fixed_by_error
+        if present:
+            verdict = "present" if is_wrong else ("fixed" if is_true else "changed")
+        else:
+            verdict = "absent" if is_true else ("returned" if is_wrong else "changed")
+        ok = verdict in ("present", "absent")
+        self._record(name, observed, expected, ok, hazard=verdict)
+        shown = to_json(observed)
+        shown = shown["tensor"] if isinstance(shown, dict) and "tensor" in shown else shown
+        if verdict == "fixed":
+            raise HazardFixed(
+                f"hazard fixed in torch {torch_version()}: {name} is now {shown!r}, the true value "
+                f"(the hazard gave {to_json(wrong)!r}); record the fix with by_version\n  {self._context()}",
+                name,
+            )
+        if verdict == "returned":
+            self.fail(f"{name}: the hazard is back: observed the wrong {shown!r} where the truth is {to_json(truth)!r}")
+        if verdict == "changed":
+            self.fail(
+                f"{name}: observed {shown!r}, neither the hazard's wrong {to_json(wrong)!r} nor the true {to_json(truth)!r}"
+            )
 
     # ----------------------------------------------------------------- plain values
     def equal(self, name: str, observed: Any, expected: Any) -> None:

@@ -45,12 +45,32 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Graph construction and constants", "The weird side"),
     ("Operators without double backward", "The weird side"),
     ("Forward-mode AD", "The weird side"),
+    ("Grad modes", "Chapter 3"),
+    ("Non-smooth and undefined points", "Chapter 3"),
+    ("Custom autograd.Function", "Chapter 3"),
+    ("torch.func with torch.autograd", "Chapter 3"),
+    ("Writing into inputs and views", "Chapter 3"),
+    ("Forward-mode tangents", "Chapter 3"),
+    ("Leaves, Parameters and conversions", "Chapter 3"),
+    (".grad lifecycle and layouts", "Chapter 3"),
+    ("Hooks", "Chapter 3"),
+    ("Complex autograd", "Chapter 3"),
+    ("Saved tensors, autograd.functional and threads", "Chapter 3"),
+    ("torch.compile", "Execution modes"),
+    ("torch.func transforms", "Execution modes"),
 )
 SECTION_NAMES = tuple(name for name, _ in SECTIONS)
 PART_OF = dict(SECTIONS)
 
 CLAIM_MARKER = "claim"
 DTYPES_MARKER = "spec_dtypes"
+MODES_MARKER = "spec_modes"
+
+#: What a claim states.  A *rule* is behaviour torch documents or the mathematics demands, and
+#: it holds.  A *hazard* is a place where torch returns a wrong number without an error: the claim
+#: states the true value and the observed one, cites the upstream issue, passes while the hazard
+#: is present, and reports "hazard fixed in torch X" the day a release fixes it.
+KINDS: tuple[str, ...] = ("rule", "hazard")
 
 
 class ClaimError(ValueError):
@@ -62,13 +82,21 @@ def _check_id(claim_id: str) -> None:
         raise ClaimError(f"claim ID {claim_id!r} must look like 'LEAF-001' (letters, dash, three digits)")
 
 
-def claim(claim_id: str, statement: str | None = None, *, section: str | None = None) -> Callable:
-    """Mark a test as checking a claim; the first test of a claim also states it."""
+def claim(
+    claim_id: str,
+    statement: str | None = None,
+    *,
+    section: str | None = None,
+    kind: str = "rule",
+    ref: str | None = None,
+) -> Callable:
+    """Mark a test as checking a claim; the first test of a claim also states it.
+
+    ``kind="hazard"`` declares a hazard (see :data:`KINDS`); it needs ``ref``, the upstream
+    issue, and its tests check with :meth:`spec.check.Check.hazard`.
+    """
     _check_id(claim_id)
-    if (statement is None) != (section is None):
-        raise ClaimError(f"{claim_id}: give both the statement and the section, or neither")
-    if section is not None and section not in SECTION_NAMES:
-        raise ClaimError(f"{claim_id}: unknown section {section!r}; known: {', '.join(SECTION_NAMES)}")
+    _check_declaration(claim_id, statement, section, kind, ref)
 
     def decorate(fn: Callable) -> Callable:
         import pytest
@@ -76,6 +104,31 @@ def claim(claim_id: str, statement: str | None = None, *, section: str | None = 
         return getattr(pytest.mark, CLAIM_MARKER)(claim_id)(fn)
 
     return decorate
+
+
+def _check_declaration(claim_id: str, statement: str | None, section: str | None, kind: str, ref: str | None) -> None:
+    if (statement is None) != (section is None):
+        raise ClaimError(f"{claim_id}: give both the statement and the section, or neither")
+    if section is not None and section not in SECTION_NAMES:
+        raise ClaimError(f"{claim_id}: unknown section {section!r}; known: {', '.join(SECTION_NAMES)}")
+    if kind not in KINDS:
+        raise ClaimError(f"{claim_id}: unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    if statement is None and (kind != "rule" or ref is not None):
+        raise ClaimError(f"{claim_id}: kind and ref belong on the test that states the claim")
+    if kind == "hazard" and not ref:
+        raise ClaimError(f"{claim_id}: a hazard cites its upstream issue (ref=...)")
+
+
+def modes(*names: str) -> Callable:
+    """The execution modes a test runs in (default: eager only); see :mod:`spec.modes`."""
+    from spec.modes import MODE_NAMES
+
+    for name in names:
+        if name not in MODE_NAMES:
+            raise ClaimError(f"unknown mode {name!r}; known modes: {', '.join(MODE_NAMES)}")
+    import pytest
+
+    return getattr(pytest.mark, MODES_MARKER)(*names)
 
 
 def dtypes(*names: str) -> Callable:
@@ -99,6 +152,7 @@ class TestRef:
     name: str
     lineno: int
     source: str
+    modes: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
@@ -123,8 +177,18 @@ class Claim:
     id: str
     statement: str
     section: str
+    kind: str = "rule"
+    ref: str | None = None
     tests: list[TestRef] = dataclasses.field(default_factory=list)
     changes: list[Change] = dataclasses.field(default_factory=list)
+
+    @property
+    def modes(self) -> list[str]:
+        """The execution modes the claim's tests run in (eager unless a test says otherwise)."""
+        from spec.modes import MODE_NAMES
+
+        found = {m for t in self.tests for m in (t.modes or ("eager",))}
+        return [m for m in MODE_NAMES if m in found]
 
     @property
     def part(self) -> str:
@@ -136,6 +200,9 @@ class Claim:
             "statement": self.statement,
             "section": self.section,
             "part": self.part,
+            "kind": self.kind,
+            "ref": self.ref,
+            "modes": self.modes,
             "tests": [f"{t.module}::{t.name}" for t in self.tests],
             "changes": [{"key": c.key, "values": c.values, "ref": c.ref} for c in self.changes],
         }
@@ -166,7 +233,7 @@ def _literal(node: ast.AST, where: str) -> Any:
         raise ClaimError(f"{where}: claim declarations must use literal arguments") from exc
 
 
-def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str | None, TestRef]], list[Change]]:
+def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str | None, dict, TestRef]], list[Change]]:
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text, filename=str(path))
     rel = path.relative_to(root).as_posix()
@@ -174,6 +241,10 @@ def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str |
     changes = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            test_modes: tuple[str, ...] = ()
+            for dec in node.decorator_list:
+                if _decorator_name(dec) == "modes":
+                    test_modes = tuple(_literal(a, f"{rel}:{dec.lineno}") for a in dec.args)
             for dec in node.decorator_list:
                 if _decorator_name(dec) != "claim":
                     continue
@@ -183,9 +254,10 @@ def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str |
                 claim_id = args[0] if args else kwargs.get("claim_id")
                 statement = args[1] if len(args) > 1 else kwargs.get("statement")
                 section = kwargs.get("section")
+                extra = {"kind": kwargs.get("kind", "rule"), "ref": kwargs.get("ref")}
                 start = min([d.lineno for d in node.decorator_list] + [node.lineno])
                 source = "\n".join(text.splitlines()[start - 1 : node.end_lineno])
-                decls.append((claim_id, statement, section, TestRef(rel, node.name, node.lineno, source)))
+                decls.append((claim_id, statement, section, extra, TestRef(rel, node.name, node.lineno, source, test_modes)))
         elif isinstance(node, ast.Call) and _decorator_name(node) == "by_version":
             where = f"{rel}:{node.lineno}"
             key = _literal(node.args[0], where)
@@ -208,15 +280,20 @@ def build_registry(directory: Path | None = None) -> dict[str, Claim]:
     registry: dict[str, Claim] = {}
     stated_in: dict[str, str] = {}
     problems = []
-    for claim_id, statement, section, ref in decls:
+    for claim_id, statement, section, extra, ref in decls:
+        try:
+            _check_declaration(claim_id, statement, section, extra["kind"], extra["ref"])
+        except ClaimError as exc:
+            problems.append(f"{ref.module}::{ref.name}: {exc}")
+            continue
         if statement is None:
             continue
         if claim_id in registry:
             problems.append(f"{claim_id} is stated twice ({stated_in[claim_id]} and {ref.module}::{ref.name})")
             continue
-        registry[claim_id] = Claim(claim_id, statement, section)
+        registry[claim_id] = Claim(claim_id, statement, section, kind=extra["kind"], ref=extra["ref"])
         stated_in[claim_id] = f"{ref.module}::{ref.name}"
-    for claim_id, _statement, _section, ref in decls:
+    for claim_id, _statement, _section, _extra, ref in decls:
         if claim_id not in registry:
             problems.append(f"{ref.module}::{ref.name} names {claim_id}, which no test states")
             continue

@@ -15,7 +15,7 @@ from typing import Any
 
 SCHEMA = "autograd-spec/results"
 SCHEMA_VERSION = 1
-OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
+OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed", "n/a", "fixed")
 #: Test outcomes under which a claim holds, and under which it is broken.
 HELD = frozenset({"passed", "xfailed"})
 BROKEN = frozenset({"failed", "error", "xpassed"})
@@ -49,6 +49,8 @@ def build(
     selection: dict[str, Any],
     exitstatus: int,
     wall: float,
+    modes: dict | None = None,
+    import_warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     from spec import __version__
 
@@ -56,7 +58,11 @@ def build(
     claims = {}
     for cid in claim_ids:
         c = registry.get(cid)
-        claims[cid] = {"statement": c.statement, "section": c.section} if c else {"statement": None, "section": None}
+        claims[cid] = (
+            {"statement": c.statement, "section": c.section, "kind": c.kind, "ref": c.ref}
+            if c
+            else {"statement": None, "section": None, "kind": "rule", "ref": None}
+        )
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -68,6 +74,8 @@ def build(
         "platform": platform.platform(),
         "machine": platform.machine(),
         "devices": {name: info.as_json() for name, info in devices.items()},
+        "modes": {name: info.as_json() for name, info in (modes or {}).items()},
+        "import_warnings": list(import_warnings or []),
         "selection": selection,
         "exitstatus": exitstatus,
         "wall_seconds": round(wall, 3),

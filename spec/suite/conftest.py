@@ -1,9 +1,18 @@
-"""Fixtures shared by the claims."""
+"""Fixtures shared by the claims; loads the claim plugin (options, parametrization, results).
+
+This is what makes ``pytest --pyargs spec.suite`` and ``autograd-spec run`` work from an
+installed package, without the repository's root ``conftest.py``.
+"""
 
 import pytest
-import torch
 
-from spec.suite.hypothesis_profiles import load_profile
+from spec.torch_import import import_torch
+
+torch = import_torch()  # outside -W error: torch without numpy warns at import
+
+from spec.suite.hypothesis_profiles import load_profile  # noqa: E402
+
+pytest_plugins = ("spec.plugin",)
 
 load_profile()
 
