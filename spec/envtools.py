@@ -4,19 +4,13 @@
     Delete a tox environment (and the uv cache inside it) after its run: the matrix
     envs hold a 4.5-7 GB CUDA build of torch each, and the matrix must run within a
     bounded amount of disk. Set ``SPEC_KEEP_ENVS=1`` to keep them.
-``link-site PYTHON``
-    Make the running environment see the packages of another interpreter (its torch:
-    a nightly, a source build, a vendor build) by writing a ``.pth`` file, for the
-    ``installed`` env.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 
@@ -39,30 +33,9 @@ def free(env_dir: str) -> int:
     return 0
 
 
-def link_site(python: str) -> int:
-    if not python:
-        print("no interpreter given (set SPEC_PYTHON): using this environment's system site-packages only")
-        return 0
-    out = subprocess.run(
-        [python, "-c", "import sys, site; print('\\n'.join(p for p in sys.path if p.endswith(('site-packages', 'dist-packages'))))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    if not out:
-        print(f"{python} has no site-packages on its path", file=sys.stderr)
-        return 2
-    target = Path(sysconfig.get_paths()["purelib"]) / "zz_spec_installed.pth"
-    target.write_text("\n".join(out) + "\n")
-    print(f"linked {python}'s site-packages into {target.parent}: {', '.join(out)}")
-    return 0
-
-
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "free":
         return free(argv[1])
-    if argv and argv[0] == "link-site":
-        return link_site(argv[1] if len(argv) > 1 else "")
     print(__doc__, file=sys.stderr)
     return 2
 
