@@ -31,6 +31,8 @@ def pytest_args(argv: list[str]) -> list[str]:
         "-W",
         "error::UserWarning",
     ]
+    if importlib.util.find_spec("pytest_benchmark") is not None:
+        args += ["-p", "no:benchmark"]  # it would create .benchmarks/ in the user's directory
     if importlib.util.find_spec("randomly") is not None or importlib.util.find_spec("pytest_randomly") is not None:
         args += ["-p", "no:randomly"]
     if not any(a == "--results" or a.startswith("--results=") for a in argv):
@@ -45,13 +47,23 @@ def main(argv: list[str]) -> int:
         return 0
     if argv and argv[0] == "--help-pytest":
         argv = ["--help", *argv[1:]]
-    if importlib.util.find_spec("torch") is None:
+    try:
+        from spec.torch_import import import_torch
+
+        import_torch()
+    except ImportError:
         print(
             f"autograd-spec run: error: torch is not installed for {sys.executable}; install the torch you want "
             "to check into this environment (pip install torch)",
             file=sys.stderr,
         )
         return 4
+    import os
+    import tempfile
+
     import pytest
 
-    return int(pytest.main(pytest_args(argv)))
+    with tempfile.TemporaryDirectory(prefix="autograd-spec-") as scratch:
+        # hypothesis keeps its directory in the working directory unless told otherwise
+        os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(scratch, "hypothesis"))
+        return int(pytest.main(pytest_args(argv)))

@@ -1,0 +1,125 @@
+"""The installable spec: what ``pip install <checkout>`` ships works without the checkout.
+
+The package is installed (not editable) into a temporary folder, and every command runs from
+an empty working directory with only that folder and the running environment's torch on the
+path: the claims travel inside the distribution (``spec/suite``), with their explanations,
+templates and schemas.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--target", str(target), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"pip install of the checkout failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    assert (target / "spec" / "suite" / "conftest.py").is_file(), "the claims are not in the distribution"
+    return target
+
+
+def run_installed(installed: Path, cwd: Path, *args: str, block_numpy: bool = False) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SPEC_MUTANT"))}
+    paths = [str(installed)]
+    if block_numpy:
+        blocker = cwd.parent / f"{cwd.name}-blocker"
+        blocker.mkdir(exist_ok=True)
+        (blocker / "sitecustomize.py").write_text(
+            "import sys\n"
+            "class _NoNumpy:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'numpy' or name.startswith('numpy.'):\n"
+            "            raise ModuleNotFoundError(\"No module named 'numpy'\")\n"
+            "sys.meta_path.insert(0, _NoNumpy())\n"
+        )
+        paths.insert(0, str(blocker))
+    env["PYTHONPATH"] = os.pathsep.join(paths)  # the installed copy, never the checkout
+    return subprocess.run(
+        [sys.executable, "-m", "spec", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_list_from_the_installed_package(installed, tmp_path):
+    from spec.claims import registry
+
+    proc = run_installed(installed, tmp_path, "list", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    assert [c["id"] for c in listed] == list(registry()), "the installed package lists other claims than the checkout"
+    assert {c["kind"] for c in listed} <= {"rule", "hazard"}
+    assert all(c["tests"] and c["tests"][0].startswith("spec/suite/") for c in listed)
+
+
+def test_run_one_claim_from_an_empty_directory(installed, tmp_path):
+    proc = run_installed(installed, tmp_path, "run", "--claim", "LEAF-004", "--results", "out.json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "PASS LEAF-004" in proc.stdout
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert {r["claim"] for r in doc["tests"]} == {"LEAF-004"}
+    assert all(r["nodeid"].startswith("spec/suite/test_part1_leaves.py::") for r in doc["tests"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"], "the run left files in the user's directory"
+
+
+def test_run_without_numpy_skips_numpy_claims_with_the_reason(installed, tmp_path):
+    """A bare environment: torch without numpy warns at import; under -W error the run still works."""
+    proc = run_installed(installed, tmp_path, "run", "--claim", "LEAF-001,GRAPH-007", "--results", "out.json",
+                         block_numpy=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "INTERNALERROR" not in proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert {r["outcome"] for r in doc["tests"]} == {"passed"}
+
+
+def test_docs_from_the_installed_package(installed, tmp_path):
+    results = ROOT / "docs" / "matrix" / "results"
+    proc = run_installed(installed, tmp_path, "docs", str(results), "-o", "book")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "book" / "index.html").is_file()
+    assert "LEAF-004" in (tmp_path / "book" / "index.html").read_text(encoding="utf-8")
+
+
+def test_plain_pytest_does_not_pick_up_the_plugin(installed, tmp_path):
+    """Installing autograd-spec registers no pytest plugin: a user's own pytest run is unchanged."""
+    (tmp_path / "test_user.py").write_text("def test_ok():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(installed)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--claim", "X"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 4 and "unrecognized arguments: --claim" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "spec.plugin",
+                           "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "--claim" in proc.stdout
+
+
+def test_run_without_torch_is_one_line(installed, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nclass _NoTorch:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ModuleNotFoundError(\"No module named 'torch'\")\n"
+        "sys.meta_path.insert(0, _NoTorch())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(blocker), str(installed)])
+    work = tmp_path / "w"
+    work.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "spec", "run"], cwd=work, env=env, capture_output=True, text=True)
+    assert proc.returncode == 4
+    assert proc.stderr.count("\n") == 1 and "torch is not installed" in proc.stderr
