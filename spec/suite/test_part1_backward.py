@@ -15,7 +15,7 @@ def test_second_backward_raises(device, dtype, form, check):
     a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
     b = a * a
     b.retain_grad()
-    b.backward()
+    check.works("first b.backward()", lambda: b.backward())
 
     with check.raises("second b.backward()", RuntimeError, SECOND_TIME):
         b.backward()
@@ -34,15 +34,15 @@ def test_retained_graph_accumulates(device, dtype, form, check):
     b = a * a
     b.retain_grad()
 
-    b.backward(retain_graph=True)
+    check.works("b.backward(retain_graph=True), call 1", lambda: b.backward(retain_graph=True))
     check.tensor("a.grad after call 1", a.grad, 6.0, dtype=dtype)
     check.tensor("b.grad after call 1", b.grad, 1.0, dtype=dtype)
 
-    b.backward(retain_graph=True)
+    check.works("b.backward(retain_graph=True), call 2", lambda: b.backward(retain_graph=True))
     check.tensor("a.grad after call 2", a.grad, 12.0, dtype=dtype)
     check.tensor("b.grad after call 2", b.grad, 2.0, dtype=dtype)
 
-    b.backward(retain_graph=False)
+    check.works("b.backward(retain_graph=False), call 3", lambda: b.backward(retain_graph=False))
     check.tensor("a.grad after call 3", a.grad, 18.0, dtype=dtype)
     check.tensor("b.grad after call 3", b.grad, 3.0, dtype=dtype)
 
@@ -56,9 +56,8 @@ def test_retained_graph_accumulates(device, dtype, form, check):
 def test_backward_after_retain_graph_false_raises(device, dtype, form, check):
     a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
     b = a * a
-    b.backward(retain_graph=True)
-    b.backward(retain_graph=True)
-    b.backward(retain_graph=False)
+    for call, retain in enumerate([True, True, False], start=1):
+        check.works(f"b.backward(retain_graph={retain}), call {call}", lambda r=retain: b.backward(retain_graph=r))
 
     with check.raises("fourth b.backward()", RuntimeError, SECOND_TIME):
         b.backward(retain_graph=False)

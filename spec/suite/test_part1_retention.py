@@ -20,16 +20,19 @@ NON_LEAF_GRAD_ENDING = by_version(
 
 @claim(
     "RET-001",
-    "backward() fills the .grad of the leaves that require grad: for b = a*a at a = 3, a.grad is 6.",
+    "backward() fills the .grad of the leaves that require grad: for b = a*a at a = 3, a.grad is 6, the value "
+    "torch.autograd.grad(b, a) returns.",
     section="Gradient retention",
 )
 @dtypes("float32", "float64", "float16", "bfloat16")
 def test_backward_fills_leaf_grad(device, dtype, form, check):
     a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
     b = a * a
-    b.backward()
+    check.works("b.backward()", lambda: b.backward())
 
     check.tensor("a.grad", a.grad, 6.0, dtype=dtype, device=device, shape=a.shape)
+    (db_da,) = check.works("torch.autograd.grad(a * a, a)", lambda: torch.autograd.grad(a * a, a))
+    check.tensor("torch.autograd.grad(a * a, a)[0]", db_da, 6.0, dtype=dtype, device=device, shape=a.shape)
 
 
 @claim(
