@@ -16,9 +16,7 @@ Exit codes of a claim run (documented in the README):
 from __future__ import annotations
 
 import json
-import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,8 @@ import pytest
 
 from spec import claims as claims_mod
 from spec import devices as devices_mod
-from spec import precision as dtypes_mod
 from spec import modes as modes_mod
+from spec import precision as dtypes_mod
 from spec import results as results_mod
 from spec.check import PROPERTY, Check, ClaimCheckFailed, HazardFixed, NotApplicable
 
@@ -308,6 +306,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    _prefetch_isolated(keep)
+
+
+def _prefetch_isolated(items: list[pytest.Item]) -> None:
+    """Start the fresh interpreters that selected tests will need (see spec.isolated.prefetch)."""
+    from spec import isolated
+
+    for item in items:
+        make_code = getattr(getattr(item, "function", None), isolated.PREFETCH_ATTR, None)
+        if make_code is not None:
+            isolated.start(make_code(**params_of(item)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from spec import isolated
+
+    isolated.discard_all()
 
 
 @pytest.hookimpl(hookwrapper=True)
