@@ -216,6 +216,7 @@ class Check:
         """
         __tracebackhide__ = True
         present = self._resolve(present)
+        wrong = self._resolve(wrong)  # the wrong value itself may differ between releases (by_version)
         if callable(observed):
             try:
                 observed = observed()
