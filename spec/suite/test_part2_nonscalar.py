@@ -1,10 +1,13 @@
 """Part 2, "Non-scalar outputs and grad_outputs" and "Batched gradients"."""
 
+import math
+
 import pytest
 import torch
 
 from spec import by_version, claim, dtypes
-from spec.suite.support import outcome
+from spec.check import tolerating
+from spec.suite.support import LAZY_IMPORT, outcome
 
 IMPLICIT_SCALAR = r"grad can be implicitly created only for scalar outputs"
 
@@ -51,17 +54,18 @@ def test_non_scalar_output_needs_grad_outputs(api, device, dtype, check):
 @pytest.mark.parametrize("shape", [(), (1,), (1, 1), (1, 1, 1)], ids=lambda s: f"shape{s}")
 def test_one_element_output_is_scalar(shape, device, dtype, check):
     x = torch.full(shape, 3.0, requires_grad=True, device=device, dtype=dtype)
-    (g,) = torch.autograd.grad(x * x, x)
+    (g,) = check.works("torch.autograd.grad(x * x, x)", lambda: torch.autograd.grad(x * x, x))
     check.tensor("dy/dx", g, 6.0, dtype=dtype, device=device, shape=shape)
     y = x * x
-    y.backward()
+    check.works("y.backward()", lambda: y.backward())
     check.tensor("x.grad", x.grad, 6.0, dtype=dtype, device=device, shape=shape)
 
 
 @claim(
     "NS-003",
     "A complex scalar output also needs grad_outputs (since torch 2.1): z = (x*(1+1j)).sum() raises 'grad can be "
-    "implicitly created only for real scalar outputs', and with grad_outputs=1+0j the gradient is [1, 1].",
+    "implicitly created only for real scalar outputs', and with grad_outputs=1+0j the gradient is [1, 1] "
+    "(from torch.autograd.grad and from z.backward(1+0j)).",
     section="Non-scalar outputs and grad_outputs",
 )
 @pytest.mark.parametrize("api", ["backward", "autograd.grad"])
@@ -73,22 +77,33 @@ def test_complex_output_needs_grad_outputs(api, device, dtype, check):
     check.matches(f"{api} of a complex scalar, no grad_outputs", outcome(call), COMPLEX_IMPLICIT)
 
     one = torch.tensor(1 + 0j, dtype=z.dtype, device=device)
-    (g,) = torch.autograd.grad(z, x, grad_outputs=one)
-    check.tensor("grad with grad_outputs=1+0j", g, [1.0, 1.0], dtype=dtype, device=device)
+    if api == "backward":
+        fresh = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+        check.works("(fresh * (1+1j)).sum().backward(1+0j)", lambda: (fresh * (1 + 1j)).sum().backward(one))
+        check.tensor("x.grad after backward(1+0j)", fresh.grad, [1.0, 1.0], dtype=dtype, device=device)
+    else:
+        (g,) = check.works("grad(z, x, grad_outputs=1+0j)", lambda: torch.autograd.grad(z, x, grad_outputs=one))
+        check.tensor("grad with grad_outputs=1+0j", g, [1.0, 1.0], dtype=dtype, device=device)
 
 
 @claim(
     "NS-004",
     "grad_outputs=v computes the vector-Jacobian product v^T J: for y = x**2 at x = [1, 2, 3] and "
-    "v = [1, 0.5, 0.25] the gradient is [2, 2, 1.5].",
+    "v = [1, 0.5, 0.25] the gradient is [2, 2, 1.5], from torch.autograd.grad, from y.backward(v), from "
+    "torch.autograd.functional.vjp and from torch.func.vjp.",
     section="Non-scalar outputs and grad_outputs",
 )
 @dtypes("float32", "float64", "float16", "bfloat16")
 def test_grad_outputs_is_vjp(device, dtype, check):
     x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
     v = torch.tensor([1.0, 0.5, 0.25], device=device, dtype=dtype)
-    (g,) = torch.autograd.grad(x**2, x, grad_outputs=v)
+    (g,) = check.works("grad(y, x, grad_outputs=v)", lambda: torch.autograd.grad(x**2, x, grad_outputs=v))
     check.tensor("grad(y, x, grad_outputs=v)", g, [2.0, 2.0, 1.5], dtype=dtype, device=device)
+    check.works("y.backward(v)", lambda: (x**2).backward(v))
+    check.tensor("x.grad after y.backward(v)", x.grad, [2.0, 2.0, 1.5], dtype=dtype, device=device)
+    _, by_functional = check.works("torch.autograd.functional.vjp", lambda: torch.autograd.functional.vjp(
+        lambda t: t**2, x.detach(), v))
+    check.tensor("torch.autograd.functional.vjp(f, x, v)", by_functional, [2.0, 2.0, 1.5], dtype=dtype, device=device)
 
 
 @claim("NS-004")
@@ -97,11 +112,19 @@ def test_grad_outputs_is_vjp_of_coupled_function(device, dtype, check):
     def f(x):
         return torch.sin(x) * x.sum()
 
-    x = torch.tensor([0.5, -1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
-    v = torch.tensor([1.0, 0.5, 0.25], device=device, dtype=dtype)
-    (g,) = torch.autograd.grad(f(x), x, grad_outputs=v)
-    jac = torch.autograd.functional.jacobian(f, x.detach())
-    check.close("grad(sin(x) * x.sum(), x, grad_outputs=v) = v @ J", g, v @ jac, dtype=dtype, device=device)
+    xs, vs = [0.5, -1.0, 2.0], [1.0, 0.5, 0.25]
+    x = torch.tensor(xs, requires_grad=True, device=device, dtype=dtype)
+    v = torch.tensor(vs, device=device, dtype=dtype)
+    # v @ J in plain Python: J_ij = [i == j] cos(x_i) sum(x) + sin(x_i).
+    ref = [vs[j] * math.cos(xs[j]) * sum(xs) + sum(vi * math.sin(xi) for vi, xi in zip(vs, xs)) for j in range(3)]
+    (g,) = check.works("grad(f(x), x, grad_outputs=v)", lambda: torch.autograd.grad(f(x), x, grad_outputs=v))
+    check.close("grad(sin(x) * x.sum(), x, grad_outputs=v) = v @ J", g, ref, dtype=dtype, device=device)
+    jac = check.works("torch.autograd.functional.jacobian(f, x)", lambda: torch.autograd.functional.jacobian(f, x.detach()))
+    check.close("v @ torch.autograd.functional.jacobian(f, x)", v @ jac, ref, dtype=dtype, device=device)
+    check.works("f(x).backward(v)", lambda: f(x).backward(v))
+    check.close("x.grad after f(x).backward(v)", x.grad, ref, dtype=dtype, device=device)
+    (by_func,) = check.works("torch.func.vjp(f, x)[1](v)", lambda: torch.func.vjp(f, x.detach())[1](v))
+    check.close("torch.func.vjp(f, x)[1](v)", by_func, ref, dtype=dtype, device=device)
 
 
 @claim(
@@ -158,10 +181,16 @@ def test_grad_outputs_shape_mismatch(api, bad_shape, device, dtype, check):
             torch.autograd.grad(y, x, grad_outputs=v)
 
 
+JACOBIAN = [[7.0, 1.0, 1.0], [2.0, 8.0, 2.0], [3.0, 3.0, 9.0]]
+
+
 @claim(
     "BATCH-001",
     "autograd.grad(y, x, grad_outputs=torch.eye(3), is_grads_batched=True) returns the whole Jacobian, row i being "
-    "dy_i/dx: for y = x * x.sum() at x = [1, 2, 3] it is [[7, 1, 1], [2, 8, 2], [3, 3, 9]].",
+    "dy_i/dx: for y = x * x.sum() at x = [1, 2, 3] it is [[7, 1, 1], [2, 8, 2], [3, 3, 9]], the Jacobian that a loop of "
+    "grad over the rows of the identity, torch.autograd.functional.jacobian (vectorize False or True, reverse or "
+    "forward mode), torch.func.jacrev and jacfwd, and the columns from forward mode (torch.autograd.forward_ad, "
+    "torch.autograd.functional.jvp) all give.",
     section="Batched gradients",
 )
 @dtypes("float32", "float64", "float16", "bfloat16")
@@ -169,8 +198,44 @@ def test_batched_identity_gives_jacobian(device, dtype, check):
     x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
     y = x * x.sum()
     eye = torch.eye(3).to(device=device, dtype=dtype)  # torch 2.0 has no bfloat16 eye on the CPU
-    (jac,) = torch.autograd.grad(y, x, grad_outputs=eye, is_grads_batched=True)
-    expected = [[7.0, 1.0, 1.0], [2.0, 8.0, 2.0], [3.0, 3.0, 9.0]]
-    check.tensor("batched grad with the identity", jac, expected, dtype=dtype, device=device, shape=(3, 3))
-    ref = torch.autograd.functional.jacobian(lambda t: t * t.sum(), x.detach())
-    check.tensor("torch.autograd.functional.jacobian", ref, expected, dtype=dtype)
+    (jac,) = check.works("grad(y, x, grad_outputs=eye, is_grads_batched=True)",
+                         lambda: torch.autograd.grad(y, x, grad_outputs=eye, is_grads_batched=True, retain_graph=True))
+    check.tensor("batched grad with the identity", jac, JACOBIAN, dtype=dtype, device=device, shape=(3, 3))
+    loop = check.works("a loop of grad(y, x, grad_outputs=eye[i])", lambda: torch.stack(
+        [torch.autograd.grad(y, x, grad_outputs=row, retain_graph=True)[0] for row in eye]))
+    check.tensor("a loop of grad(y, x, grad_outputs=eye[i])", loop, JACOBIAN, dtype=dtype, device=device, shape=(3, 3))
+
+
+def coupled(t):
+    return t * t.sum()
+
+
+def forward_ad_columns(x):
+    """Column j of the Jacobian is the tangent of f at x in the direction e_j (forward mode)."""
+    fwd = torch.autograd.forward_ad
+    columns = []
+    for e in torch.eye(3, dtype=x.dtype, device=x.device):
+        with fwd.dual_level():
+            columns.append(fwd.unpack_dual(coupled(fwd.make_dual(x, e))).tangent)
+    return torch.stack(columns, 1)
+
+
+@claim("BATCH-001")
+def test_every_route_to_the_jacobian(device, dtype, check):
+    x = torch.tensor([1.0, 2.0, 3.0], device=device, dtype=dtype)
+    eye = torch.eye(3, device=device, dtype=dtype)
+    jacobian = torch.autograd.functional.jacobian
+    routes = {
+        "torch.autograd.functional.jacobian": lambda: jacobian(coupled, x),
+        "jacobian(vectorize=True)": lambda: jacobian(coupled, x, vectorize=True),
+        "jacobian(vectorize=True, strategy='forward-mode')": lambda: jacobian(
+            coupled, x, vectorize=True, strategy="forward-mode"),
+        "torch.func.jacrev": lambda: torch.func.jacrev(coupled)(x),
+        "torch.func.jacfwd": lambda: torch.func.jacfwd(coupled)(x),
+        "columns by torch.autograd.forward_ad": lambda: forward_ad_columns(x),
+        "columns by torch.autograd.functional.jvp": lambda: torch.stack(
+            [torch.autograd.functional.jvp(coupled, x, e)[1] for e in eye], 1),
+    }
+    with tolerating(Warning, LAZY_IMPORT):
+        for name, route in routes.items():
+            check.tensor(name, check.works(name, route), JACOBIAN, dtype=dtype, device=device, shape=(3, 3))
