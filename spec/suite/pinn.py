@@ -83,12 +83,13 @@ def du_dx(ps, x):
 
 def _tanh_jet(s):
     """tanh of a jet ``s = [s, s', s'', s''']`` (derivatives along one direction), by the chain rule."""
+    n, s = len(s), list(s) + [0.0] * (4 - len(s))
     t = math.tanh(s[0])
     t1 = 1.0 - t * t  # tanh' = 1 - tanh^2
     t2 = -2.0 * t * t1  # tanh'' = -2 tanh tanh'
     t3 = t1 * (6.0 * t * t - 2.0)  # tanh''' = tanh' (6 tanh^2 - 2)
     out = [t, t1 * s[1], t2 * s[1] ** 2 + t1 * s[2], t3 * s[1] ** 3 + 3.0 * t2 * s[1] * s[2] + t1 * s[3]]
-    return out[: len(s)]
+    return out[:n]
 
 
 def axis_derivatives(ps, z, axis=0, order=3):

@@ -80,21 +80,25 @@ def test_unused_input_raises(inputs, device, dtype, check):
 @claim(
     "UNUSED-002",
     "With allow_unused=True the gradient of an unused input is None: grad(a * 2, [a, b], allow_unused=True) "
-    "at a = 3 is (2, None).",
+    "at a = 3 is (2, None), and grad(a * a, [a, b], allow_unused=True, create_graph=True) is (6, None).",
     section="Unused inputs",
 )
 @dtypes("float32", "float64", "float16", "bfloat16")
 def test_allow_unused_gives_none(device, dtype, check):
     a, b = two_inputs(device, dtype)
-    ga, gb = torch.autograd.grad(a * 2, [a, b], allow_unused=True)
+    ga, gb = check.works("grad(a * 2, [a, b], allow_unused=True)", lambda: torch.autograd.grad(a * 2, [a, b], allow_unused=True))
     check.tensor("d(a*2)/da", ga, 2.0, dtype=dtype, device=device, shape=())
     check.none("d(a*2)/db", gb)
+    ga, gb = check.works("grad(a * a, [a, b], allow_unused=True, create_graph=True)",
+                         lambda: torch.autograd.grad(a * a, [a, b], allow_unused=True, create_graph=True))
+    check.tensor("d(a*a)/da, create_graph=True", ga, 6.0, dtype=dtype, device=device, shape=())
+    check.none("d(a*a)/db, create_graph=True", gb)
 
 
 @claim(
     "UNUSED-003",
     "With materialize_grads=True (since torch 2.1) the gradient of an unused input is zeros of its shape instead "
-    "of None: grad(a * 2, [a, b], materialize_grads=True) is (2, [0, 0]).",
+    "of None: grad(a * 2, [a, b], materialize_grads=True) is (2, [0, 0]), with allow_unused=True given or not.",
     section="Unused inputs",
 )
 @dtypes("float32", "float64", "float16", "bfloat16")
@@ -106,6 +110,10 @@ def test_materialize_grads_gives_zeros(device, dtype, check):
         ga, gb = result
         check.tensor("d(a*2)/da", ga, 2.0, dtype=dtype, device=device, shape=())
         check.tensor("d(a*2)/db (materialized)", gb, [0.0, 0.0], dtype=dtype, device=device, shape=(2,))
+        ga, gb = check.works("grad(a * 2, [a, b], allow_unused=True, materialize_grads=True)", lambda: torch.autograd.grad(
+            a * 2, [a, b], allow_unused=True, materialize_grads=True))
+        check.tensor("d(a*2)/da, allow_unused=True", ga, 2.0, dtype=dtype, device=device, shape=())
+        check.tensor("d(a*2)/db (materialized), allow_unused=True", gb, [0.0, 0.0], dtype=dtype, device=device, shape=(2,))
 
 
 @claim(
@@ -133,6 +141,7 @@ def test_materialized_zeros_follow_create_graph(device, dtype, check):
     check.equal("materialized zeros .requires_grad, create_graph=False", observed, MATERIALIZED_REQUIRES_GRAD)
     if result is not None:
         check.flags("materialized zeros", result[1], is_leaf=True, grad_fn=None)
-        _, gb = torch.autograd.grad(a * a, [a, b], materialize_grads=True, create_graph=True)
+        _, gb = check.works("grad(a * a, [a, b], materialize_grads=True, create_graph=True)", lambda: torch.autograd.grad(
+            a * a, [a, b], materialize_grads=True, create_graph=True))
         check.flags("materialized zeros, create_graph=True", gb, requires_grad=True)
         check.tensor("materialized zeros, create_graph=True", gb, [0.0, 0.0], dtype=dtype, device=device)
