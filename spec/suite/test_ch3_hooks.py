@@ -1,0 +1,220 @@
+"""Chapter 3, "Hooks": tensor hooks, Node hooks, their order, post-accumulate-grad hooks and multi-grad hooks."""
+
+import pytest
+import torch
+
+import spec.check
+
+from spec import by_version, claim
+
+NO_REQUIRES_GRAD = r"cannot register a hook on a tensor that doesn't require gradient"
+NON_LEAF_POST_ACC = r"post accumulate grad hooks cannot be registered on non-leaf tensors"
+#: Tensor.register_post_accumulate_grad_hook arrived in torch 2.1.
+HAS_POST_ACCUMULATE = by_version(
+    "HOOK-005/Tensor.register_post_accumulate_grad_hook exists",
+    {"<2.1": False, ">=2.1": True},
+    ref="https://github.com/pytorch/pytorch/pull/107063",
+    note="merged in August 2023, first released in 2.1 (2.1 not checked here)",
+)
+#: register_multi_grad_hook(..., mode=) (with mode "any") arrived in torch 2.3.
+HAS_MULTI_GRAD_MODE = by_version(
+    "HOOK-007/register_multi_grad_hook accepts mode=",
+    {"<2.3": False, ">=2.3": True},
+    ref="https://github.com/pytorch/pytorch/pull/117984",
+    note="merged in January 2024, after the 2.2 branch cut; 2.1-2.3 not checked here (unconfirmed)",
+)
+
+
+@claim(
+    "HOOK-001",
+    "A hook registered with register_hook that returns g * 10 replaces the gradient ([20, 40] for (x*x).sum() at "
+    "[1, 2], through backward() and autograd.grad), and handle.remove() removes it.",
+    section="Hooks",
+)
+@pytest.mark.parametrize("way", ["backward", "autograd.grad"])
+def test_register_hook_changes_the_gradient(device, dtype, way, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    handle = x.register_hook(lambda g: g * 10)
+
+    def grad():
+        if way == "backward":
+            x.grad = None
+            (x * x).sum().backward()
+            return x.grad
+        return torch.autograd.grad((x * x).sum(), x)[0]
+
+    check.tensor("gradient with the hook", grad(), [20.0, 40.0], dtype=dtype, device=device)
+    handle.remove()
+    check.tensor("gradient after handle.remove()", grad(), [2.0, 4.0], dtype=dtype, device=device)
+
+
+@claim(
+    "HOOK-002",
+    "register_hook on a tensor that does not require grad raises 'cannot register a hook on a tensor that doesn't "
+    "require gradient'.",
+    section="Hooks",
+)
+def test_hook_needs_requires_grad(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    with check.raises("x.register_hook(...)", RuntimeError, NO_REQUIRES_GRAD):
+        x.register_hook(lambda g: g)
+    d = (torch.tensor([1.0], requires_grad=True, device=device, dtype=dtype) * 2).detach()
+    with check.raises("a detached tensor's register_hook(...)", RuntimeError, NO_REQUIRES_GRAD):
+        d.register_hook(lambda g: g)
+
+
+@claim(
+    "HOOK-003",
+    "Tensor hooks fire for the tensors passed as inputs of autograd.grad, but the hooks of the grad_fn Node of such "
+    "an input fire only under backward(inputs=[y]), not under autograd.grad.",
+    section="Hooks",
+)
+def test_which_hooks_fire_for_inputs(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    y = x * 2
+    z = (y * y).sum()
+    fired = []
+    y.register_hook(lambda g: fired.append("tensor hook") or g * 10)
+    y.grad_fn.register_prehook(lambda grad_outputs: fired.append("Node pre-hook"))
+    y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: fired.append("Node post-hook"))
+
+    (gy,) = torch.autograd.grad(z, y, retain_graph=True)
+    check.tensor("autograd.grad(z, y), hook applied", gy, [40.0, 80.0], dtype=dtype, device=device)
+    check.equal("hooks fired under autograd.grad(z, y)", fired, ["tensor hook"])
+    fired.clear()
+    check.works("z.backward(inputs=[y])", lambda: z.backward(inputs=[y], retain_graph=True))
+    check.equal("hooks fired under backward(inputs=[y])", fired, ["tensor hook", "Node pre-hook", "Node post-hook"])
+    fired.clear()
+    (gx,) = torch.autograd.grad(z, x)
+    check.equal("hooks fired under autograd.grad(z, x)", fired, ["tensor hook", "Node pre-hook", "Node post-hook"])
+    check.tensor("autograd.grad(z, x)", gx, [80.0, 160.0], dtype=dtype, device=device)
+
+
+@claim(
+    "HOOK-004",
+    "Tensor hooks run before retain_grad() fills .grad, whatever the registration order: for y = x*2 with a g * 100 "
+    "hook, y.grad is [100, 100] and x.grad [200, 200].",
+    section="Hooks",
+)
+@pytest.mark.parametrize("order", ["retain_grad first", "hook first"])
+def test_tensor_hooks_run_before_retain_grad(device, dtype, order, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    y = x * 2
+    if order == "retain_grad first":
+        y.retain_grad()
+        y.register_hook(lambda g: g * 100)
+    else:
+        y.register_hook(lambda g: g * 100)
+        y.retain_grad()
+    y.sum().backward()
+
+    check.tensor("y.grad", y.grad, [100.0, 100.0], dtype=dtype, device=device)
+    check.tensor("x.grad", x.grad, [200.0, 200.0], dtype=dtype, device=device)
+
+
+@claim(
+    "HOOK-005",
+    "A tensor hook fires at every order of differentiation: with a g * 10 hook on x, u = x**3 at 2 has u_x = 120 "
+    "and u_xx = 1200 (10 times the derivative of the hooked 120), whereas a post-hook on u's grad_fn fires once "
+    "(u_x = 120, u_xx = 120).",
+    section="Hooks",
+)
+@pytest.mark.parametrize("way", ["autograd.grad", "backward", "sum trick"])
+def test_tensor_hook_fires_at_every_order(device, dtype, way, check):
+    x = torch.tensor([1.0, 2.0] if way == "sum trick" else 2.0, requires_grad=True, device=device, dtype=dtype)
+    x.register_hook(lambda g: g * 10)
+    u = (x**3).sum()
+    if way == "backward":
+        with spec.check.tolerating(UserWarning, "create_graph=True will create a reference cycle"):
+            u.backward(create_graph=True)
+        u_x = x.grad
+        x.grad = None
+        check.tensor("u_x (x.grad)", u_x, 120.0, dtype=dtype, device=device)
+        check.works("u_x.backward()", lambda: u_x.backward())
+        check.tensor("u_xx (x.grad)", x.grad, 1200.0, dtype=dtype, device=device)
+        return
+    (u_x,) = torch.autograd.grad(u, x, create_graph=True)
+    (u_xx,) = check.works("u_xx", lambda: torch.autograd.grad(u_x.sum(), x))
+    if way == "sum trick":
+        check.tensor("u_x", u_x, [30.0, 120.0], dtype=dtype, device=device)
+        check.tensor("u_xx", u_xx, [600.0, 1200.0], dtype=dtype, device=device)
+        return
+    check.tensor("u_x", u_x, 120.0, dtype=dtype, device=device)
+    check.tensor("u_xx", u_xx, 1200.0, dtype=dtype, device=device)
+
+
+@claim("HOOK-005")
+def test_node_post_hook_fires_once(device, dtype, check):
+    x = torch.tensor(2.0, requires_grad=True, device=device, dtype=dtype)
+    u = x**3
+    u.grad_fn.register_hook(lambda grad_inputs, grad_outputs: (grad_inputs[0] * 10,))
+    (u_x,) = torch.autograd.grad(u, x, create_graph=True)
+    check.tensor("u_x", u_x, 120.0, dtype=dtype, device=device)
+    (u_xx,) = check.works("u_xx", lambda: torch.autograd.grad(u_x, x))
+    check.tensor("u_xx", u_xx, 120.0, dtype=dtype, device=device)
+
+
+@claim(
+    "HOOK-006",
+    "register_post_accumulate_grad_hook (torch 2.1+) is for leaves only ('post accumulate grad hooks cannot be "
+    "registered on non-leaf tensors'), runs after .grad is accumulated ([2, 4], then [4, 8]) with grad mode off, "
+    "and does not run under autograd.grad.",
+    section="Hooks",
+)
+def test_post_accumulate_grad_hook(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    check.equal("Tensor has register_post_accumulate_grad_hook", hasattr(x, "register_post_accumulate_grad_hook"),
+                HAS_POST_ACCUMULATE)
+    if not hasattr(x, "register_post_accumulate_grad_hook"):
+        check.absent("x.register_post_accumulate_grad_hook", lambda: x.register_post_accumulate_grad_hook(print),
+                     AttributeError, "register_post_accumulate_grad_hook", reason="no post-accumulate-grad hooks before torch 2.1")
+    seen = []
+    x.register_post_accumulate_grad_hook(lambda p: seen.append((p.grad.clone(), torch.is_grad_enabled())))
+    (x * x).sum().backward()
+    (x * x).sum().backward()
+    check.equal("calls", len(seen), 2)
+    check.tensor("p.grad seen by the first call", seen[0][0], [2.0, 4.0], dtype=dtype, device=device)
+    check.tensor("p.grad seen by the second call", seen[1][0], [4.0, 8.0], dtype=dtype, device=device)
+    check.equal("grad mode inside the hook", [s[1] for s in seen], [False, False])
+    torch.autograd.grad((x * x).sum(), x)
+    check.equal("calls after autograd.grad", len(seen), 2)
+    y = x * 2
+    with check.raises("y.register_post_accumulate_grad_hook(...)", RuntimeError, NON_LEAF_POST_ACC):
+        y.register_post_accumulate_grad_hook(lambda p: None)
+
+
+@claim(
+    "HOOK-007",
+    "torch.autograd.graph.register_multi_grad_hook calls its hook once per backward with the gradients of all the "
+    "tensors (None for those not reached), and with mode='any' (torch 2.3+) once with the first gradient computed.",
+    section="Hooks",
+)
+@pytest.mark.parametrize("hook_mode", ["all", "any"])
+def test_multi_grad_hook(device, dtype, hook_mode, check):
+    a = torch.tensor([1.0], requires_grad=True, device=device, dtype=dtype)
+    b = torch.tensor([2.0], requires_grad=True, device=device, dtype=dtype)
+    calls = []
+    register = torch.autograd.graph.register_multi_grad_hook
+    if hook_mode == "all":
+        register((a, b), lambda grads: calls.append(list(grads)))
+        (a * 3).sum().backward()
+        (a * b).sum().backward()
+        check.equal("calls", len(calls), 2)
+        check.tensor("first call, a's gradient", calls[0][0], [3.0], dtype=dtype, device=device)
+        check.none("first call, b's gradient (b not reached)", calls[0][1])
+        check.tensor("second call, a's gradient", calls[1][0], [2.0], dtype=dtype, device=device)
+        check.tensor("second call, b's gradient", calls[1][1], [1.0], dtype=dtype, device=device)
+        return
+    import inspect
+
+    has_mode = "mode" in inspect.signature(register).parameters
+    check.equal("register_multi_grad_hook accepts mode=", has_mode, HAS_MULTI_GRAD_MODE)
+    if not has_mode:
+        check.absent("register_multi_grad_hook(..., mode='any')", lambda: register((a, b), calls.append, mode="any"),
+                     TypeError, "mode", reason="register_multi_grad_hook has no mode= before torch 2.3")
+    register((a, b), lambda grad: calls.append(grad), mode="any")
+    (a * 3).sum().backward()
+    (a * b).sum().backward()
+    check.equal("calls", len(calls), 2)
+    check.tensor("first call", calls[0], [3.0], dtype=dtype, device=device)
+    check.true("second call got one gradient", isinstance(calls[1], torch.Tensor))

@@ -1,0 +1,142 @@
+"""Chapter 3, "Saved tensors, autograd.functional and threads": saved-tensor hooks, the options of
+torch.autograd.functional.jacobian, and backward from several threads."""
+
+import threading
+
+import torch
+
+from spec import claim
+from spec.suite.support import SECOND_TIME
+
+PACK_IN_PLACE = r"A saved tensor pack hook is modifying its input in place"
+STRICT_INDEPENDENT = (
+    r"Output 0 of the user-provided function is independent of input 1\. This is not allowed in strict mode\."
+)
+
+
+@claim(
+    "SAVED-001",
+    "Under torch.autograd.graph.saved_tensors_hooks the pack hook runs once per saved tensor when the graph is built "
+    "(3 times for (x*x).sin()) and the unpack hook each time backward or a _saved_ attribute reads one.",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_pack_and_unpack_counts(device, dtype, check):
+    packs, unpacks = [], []
+
+    def pack(t):
+        packs.append(1)
+        return t
+
+    def unpack(t):
+        unpacks.append(1)
+        return t
+
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+        y = (x * x).sin()
+    check.equal("pack calls after the forward", len(packs), 3)
+    check.equal("unpack calls after the forward", len(unpacks), 0)
+    y.sum().backward(retain_graph=True)
+    check.equal("unpack calls after backward", len(unpacks), 3)
+    check.equal("pack calls after backward", len(packs), 3)
+    y.grad_fn._saved_self  # noqa: B018 - reading a saved tensor is the point
+    check.equal("unpack calls after reading y.grad_fn._saved_self", len(unpacks), 4)
+    check.close("x.grad = 2x cos(x*x)", x.grad, (2 * x * torch.cos(x * x)).detach())
+
+
+@claim(
+    "SAVED-002",
+    "A saved-tensor pack hook that modifies its input in place raises 'A saved tensor pack hook is modifying its "
+    "input in place'.",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_pack_hook_must_not_modify_its_input(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    with check.raises("forward under a pack hook that does t.mul_(2)", RuntimeError, PACK_IN_PLACE):
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: t.mul_(2), lambda t: t):
+            (x * 1) * (x * 1)
+
+
+@claim(
+    "SAVED-003",
+    "torch.autograd.functional.jacobian with strict=True raises 'Output 0 of the user-provided function is "
+    "independent of input 1' for an input the output does not depend on, and with strict=False (the default) it "
+    "returns zeros for it.",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_jacobian_strict(device, dtype, check):
+    a = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    b = torch.tensor([3.0, 4.0], device=device, dtype=dtype)
+
+    def f(a, b):
+        return a * 2
+
+    with check.raises("jacobian(f, (a, b), strict=True)", RuntimeError, STRICT_INDEPENDENT):
+        torch.autograd.functional.jacobian(f, (a, b), strict=True)
+    ja, jb = check.works("jacobian(f, (a, b))", lambda: torch.autograd.functional.jacobian(f, (a, b)))
+    check.tensor("d f / d a", ja, [[2.0, 0.0], [0.0, 2.0]], dtype=dtype, device=device)
+    check.tensor("d f / d b", jb, [[0.0, 0.0], [0.0, 0.0]], dtype=dtype, device=device)
+
+
+@claim(
+    "SAVED-004",
+    "torch.autograd.functional.jacobian with create_graph=True returns a Jacobian that can be differentiated (for "
+    "a**3 at [1, 2] the gradient of its sum is [6, 12]); without it the Jacobian does not require grad.",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_jacobian_create_graph(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    jac = torch.autograd.functional.jacobian(lambda a: a**3, x, create_graph=True)
+    check.tensor("jacobian", jac, [[3.0, 0.0], [0.0, 12.0]], dtype=dtype, device=device)
+    check.flags("the jacobian with create_graph=True", jac, requires_grad=True)
+    (g,) = check.works("its gradient", lambda: torch.autograd.grad(jac.sum(), x))
+    check.tensor("d/dx of its sum", g, [6.0, 12.0], dtype=dtype, device=device)
+    plain = torch.autograd.functional.jacobian(lambda a: a**3, x)
+    check.flags("the jacobian without it", plain, requires_grad=False)
+
+
+@claim(
+    "SAVED-005",
+    "Two threads that call backward() on one shared graph behave like two backward calls: one fails with "
+    "'Trying to backward through the graph a second time' and x.grad is [2, 4] for (x*x).sum() at [1, 2], and with "
+    "retain_graph=True both succeed and accumulate [4, 8].",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_threads_on_a_shared_graph(device, dtype, check):
+    for retain, expected_errors, expected_grad in ((False, 1, [2.0, 4.0]), (True, 0, [4.0, 8.0])):
+        x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+        y = (x * x).sum()
+        errors = []
+
+        def work():
+            try:
+                y.backward(retain_graph=retain)
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check.equal(f"failed threads (retain_graph={retain})", len(errors), expected_errors)
+        for message in errors:
+            check.matches("the failing thread's error", message, SECOND_TIME)
+        check.tensor(f"x.grad (retain_graph={retain})", x.grad, expected_grad, dtype=dtype, device=device)
+
+
+@claim("SAVED-005")
+def test_threads_with_their_own_graphs(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = torch.autograd.grad((x * x).sum(), x)[0]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, r in enumerate(results):
+        check.tensor(f"thread {i}'s autograd.grad", r, [2.0, 4.0], dtype=dtype, device=device)
