@@ -4,7 +4,6 @@ import pytest
 import torch
 
 import spec.check
-
 from spec import by_version, claim
 
 NO_REQUIRES_GRAD = r"cannot register a hook on a tensor that doesn't require gradient"
