@@ -1,5 +1,7 @@
 """Part 2, "Hessians and Hessian-vector products": n^2 numbers versus n, and the three ways to an HVP."""
 
+import math
+
 import torch
 
 from spec import claim
@@ -13,6 +15,26 @@ N = 32
 def f(x):
     """A scalar function of n inputs with a dense Hessian (the squared norm couples every pair)."""
     return (torch.sin(x) * x.roll(1)).sum() + (x**2).sum() ** 2 / 10
+
+
+def hessian_in_python(xs):
+    """The Hessian of f at the point ``xs`` in plain Python float64 (a reference no change to torch can reach).
+
+    f = sum_i sin(x_i) x_(i-1) + r^2 / 10 with r = sum_i x_i^2 (indices mod n), so
+    H = [k == l] (-sin(x_k) x_(k-1)) + [l == k-1] cos(x_k) + [l == k+1] cos(x_l) + (8 x_k x_l + 4 r [k == l]) / 10.
+    """
+    n, r = len(xs), sum(v * v for v in xs)
+    H = [[(8 * xs[k] * xs[j] + (4 * r if k == j else 0.0)) / 10 for j in range(n)] for k in range(n)]
+    for k in range(n):
+        H[k][k] += -math.sin(xs[k]) * xs[k - 1]
+        H[k][(k - 1) % n] += math.cos(xs[k])
+        H[k][(k + 1) % n] += math.cos(xs[(k + 1) % n])
+    return H
+
+
+def point_in_python():
+    """The point and the vector of :func:`point` in plain Python float64."""
+    return [-1.0 + 2.0 * i / (N - 1) for i in range(N)], [math.cos(i) for i in range(N)]
 
 
 def point(device, dtype):
@@ -92,35 +114,49 @@ def test_hvp_never_materializes_n_squared(device, dtype, check):
 @claim(
     "HESS-002",
     "The same Hessian-vector product H @ v comes from double backward grad(grad(f(x), x, create_graph=True)[0], x, "
-    "grad_outputs=v), from torch.autograd.functional.hvp(f, x, v) and from torch.func.jvp(torch.func.grad(f), (x,), (v,)).",
+    "grad_outputs=v), from torch.autograd.functional.hvp(f, x, v) and vhp(f, x, v) (v^T H = H v, H being symmetric), "
+    "from torch.func.jvp(torch.func.grad(f), (x,), (v,)) (forward over reverse) and torch.func.vjp(torch.func.grad(f), "
+    "x) (reverse over reverse), equal to H @ v from a float64 closed form within the dtype's tolerance.",
     section="Hessians and Hessian-vector products",
 )
 def test_three_routes_to_hvp(device, dtype, check):
     x, v = point(device, dtype)
+    xs, vs = point_in_python()
+    Hv = [sum(h * w for h, w in zip(row, vs)) for row in hessian_in_python(xs)]
+    routes = {
+        "double backward": lambda: hvp_double_grad(x, v),
+        "torch.autograd.functional.hvp": lambda: torch.autograd.functional.hvp(f, x, v)[1],
+        "torch.autograd.functional.vhp": lambda: torch.autograd.functional.vhp(f, x, v)[1],
+        "torch.func.jvp(torch.func.grad(f))": lambda: torch.func.jvp(torch.func.grad(f), (x,), (v,))[1],
+        "torch.func.vjp(torch.func.grad(f))": lambda: torch.func.vjp(torch.func.grad(f), x)[1](v)[0],
+    }
     with tolerating(Warning, LAZY_IMPORT):
-        H = torch.func.hessian(f)(x)
-        routes = {
-            "double backward": hvp_double_grad(x, v),
-            "torch.autograd.functional.hvp": torch.autograd.functional.hvp(f, x, v)[1],
-            "torch.func.jvp(torch.func.grad(f))": torch.func.jvp(torch.func.grad(f), (x,), (v,))[1],
-        }
-    Hv = H @ v
-    for name, hv in routes.items():
-        check.close(f"{name} vs H @ v", hv, Hv, dtype=dtype, device=device, shape=(N,))
+        for name, route in routes.items():
+            check.close(f"{name} vs H @ v", check.works(name, route), Hv, dtype=dtype, device=device, shape=(N,))
 
 
 @claim(
     "HESS-003",
     "The Hessian diagonal taken from the full Hessian equals the one assembled from n Hessian-vector products with "
-    "the unit vectors e_i (entry i of H e_i), for n = 32.",
+    "the unit vectors e_i (entry i of H e_i), by a loop over i or by one grad call with is_grads_batched=True, "
+    "for n = 32.",
     section="Hessians and Hessian-vector products",
 )
 def test_diagonal_from_n_hvps(device, dtype, check):
     x, _ = point(device, dtype)
+    xs, _ = point_in_python()
+    truth = [row[i] for i, row in enumerate(hessian_in_python(xs))]  # float64, plain Python
     with tolerating(Warning, LAZY_IMPORT):
-        H = torch.func.hessian(f)(x)
+        H = check.works("torch.func.hessian(f)", lambda: torch.func.hessian(f)(x))
+    check.close("torch.diagonal(H) vs float64 closed form", torch.diagonal(H), truth, dtype=dtype, device=device)
     xr = x.clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(f(xr), xr, create_graph=True)
+    (g,) = check.works("grad(f(x), x, create_graph=True)", lambda: torch.autograd.grad(f(xr), xr, create_graph=True))
     eye = torch.eye(N, device=device, dtype=dtype)
-    diag = torch.stack([torch.autograd.grad(g, xr, grad_outputs=eye[i], retain_graph=True)[0][i] for i in range(N)])
+    diag = check.works("n HVPs in a loop", lambda: torch.stack(
+        [torch.autograd.grad(g, xr, grad_outputs=eye[i], retain_graph=True)[0][i] for i in range(N)]))
     check.close("diagonal from n HVPs vs torch.diagonal(H)", diag, torch.diagonal(H), dtype=dtype, device=device, shape=(N,))
+    check.close("diagonal from n HVPs vs float64 closed form", diag, truth, dtype=dtype, device=device)
+    (batched,) = check.works("grad(g, x, grad_outputs=eye, is_grads_batched=True)", lambda: torch.autograd.grad(
+        g, xr, grad_outputs=eye, retain_graph=True, is_grads_batched=True))
+    check.close("diagonal from is_grads_batched=True vs float64 closed form", torch.diagonal(batched), truth,
+                dtype=dtype, device=device, shape=(N,))
