@@ -95,7 +95,7 @@ def build(coeffs, x, style):
     "The k-th derivative of a polynomial with small integer coefficients, taken by applying torch.autograd.grad "
     "k times with create_graph=True, equals the analytic one exactly at small integer points (for k up to 4, "
     "written as x*x*x or as x**3); a derivative that has no graph is constant, and differentiating it again "
-    "raises the 'does not require grad' error.",
+    "raises the 'does not require grad' error; torch.func.grad applied k times gives the analytic value at every order.",
     section="General laws",
 )
 @given(poly=polynomials)
@@ -124,6 +124,16 @@ def test_kth_derivative_of_random_polynomial(device, dtype, check, poly):
         break
     check.equal(f"derivatives 1..{k} of {style} {coeffs} at {point}", observed, expected)
 
+    def by_func():
+        fn, out = (lambda t: build(coeffs, t, style)), []
+        for _ in range(k):
+            fn = torch.func.grad(fn)
+            out.append(fn(x.detach()).item())
+        return out
+
+    check.equal(f"torch.func.grad 1..{k} times: {style} {coeffs} at {point}", check.works("torch.func.grad", by_func),
+                [float(analytic_derivative(coeffs, order, point)) for order in range(1, k + 1)])
+
 
 # ------------------------------------------------------------------ LAW-003: accumulation over n backward calls
 
@@ -145,10 +155,13 @@ def test_gradient_accumulates_over_n_backward_calls(device, dtype, check, case):
     values, (c1, c2, c3), n = case
     a = torch.tensor([float(v) for v in values], requires_grad=True, device=device, dtype=dtype)
     f = (c1 * a + c2 * a * a + c3 * a * a * a).sum()
-    (single,) = torch.autograd.grad(f, a, retain_graph=True)
+    single = torch.tensor([float(c1 + 2 * c2 * v + 3 * c3 * v * v) for v in values], device=device, dtype=dtype)
 
-    for _ in range(n):
-        f.backward(retain_graph=True)
+    def calls():
+        for _ in range(n):
+            f.backward(retain_graph=True)
+
+    check.works(f"{n} calls of f.backward(retain_graph=True)", calls)
 
     check.tensor(f"a.grad after {n} backward calls at {values}", a.grad, n * single, dtype=dtype, device=device)
 
@@ -173,8 +186,9 @@ ACTIVATIONS = {"sin": lambda z: torch.sin(z), "tanh": lambda z: torch.tanh(z), "
 
 @claim(
     "LAW-004",
-    "For any grad_outputs v, torch.autograd.grad(f(x), x, grad_outputs=v) is the vector-Jacobian product "
-    "v @ J, with J the full Jacobian from torch.autograd.functional.jacobian (within the dtype's tolerance).",
+    "For any grad_outputs v, torch.autograd.grad(f(x), x, grad_outputs=v) and f(x).backward(v) give the "
+    "vector-Jacobian product v @ J, with J the full Jacobian, which torch.autograd.functional.jacobian returns "
+    "(all within the dtype's tolerance of a float64 closed form).",
     section="General laws",
 )
 @given(case=vjp_cases())
@@ -187,9 +201,22 @@ def test_vjp_equals_v_times_full_jacobian(device, dtype, check, case):
     def f(x):  # R^n -> R^m, the outputs coupled through w and through x.sum()
         return ACTIVATIONS[act](w @ x) * (1 + x.sum())
 
-    (vjp,) = torch.autograd.grad(f(x), x, grad_outputs=v)
-    jacobian = torch.autograd.functional.jacobian(f, x)
+    # J in plain Python float64 at the dtype's values: J_ij = act'(w_i . x) w_ij (1 + sum(x)) + act(w_i . x).
+    xs, ws, vs = x.tolist(), w.tolist(), v.tolist()
+    act_math, dact = {"sin": (math.sin, math.cos), "tanh": (math.tanh, lambda z: 1 - math.tanh(z) ** 2),
+                      "square": (lambda z: z * z, lambda z: 2 * z)}[act]
+    pre = [sum(wij * xj for wij, xj in zip(row, xs)) for row in ws]
+    J = [[dact(p) * wij * (1 + sum(xs)) + act_math(p) for wij in row] for p, row in zip(pre, ws)]
+    vJ = [sum(vi * J[i][j] for i, vi in enumerate(vs)) for j in range(len(xs))]
     # Rounding grows with the size of the products that are summed, not with their (maybe cancelling) sum.
-    scale = 1 + (v.abs() @ jacobian.abs()).max()
-    check.close(f"VJP / scale for {act}, w={ws}, x={xs}, v={vs}", vjp / scale, (v @ jacobian) / scale,
-                dtype=dtype, device=device)
+    scale = 1 + max(sum(abs(vi * J[i][j]) for i, vi in enumerate(vs)) for j in range(len(xs)))
+    truth = [t / scale for t in vJ] * 3
+
+    def routes():
+        (by_grad,) = torch.autograd.grad(f(x), x, grad_outputs=v)
+        f(x).backward(v)
+        jacobian = torch.autograd.functional.jacobian(f, x)
+        return torch.cat([by_grad, x.grad, v @ jacobian]) / scale
+
+    check.close(f"[grad(grad_outputs=v), x.grad after backward(v), v @ jacobian] / scale for {act}, w={ws}, x={xs}, "
+                f"v={vs}", check.works("the three routes to v @ J", routes), truth, dtype=dtype, device=device)
