@@ -20,7 +20,11 @@ def test_nested_dual_levels_are_refused(check):
             with torch.autograd.forward_ad.dual_level():
                 pass
 
-    with torch.autograd.forward_ad.dual_level():  # the refusal left no level behind
+    later = torch.autograd.forward_ad.dual_level()  # the refusal left no level behind
+    check.works("entering a dual_level() after the outer one is left", later.__enter__)
+    try:
         with check.raises("a dual_level() inside a later dual_level()", RuntimeError, NESTED):
             with torch.autograd.forward_ad.dual_level():
                 pass
+    finally:
+        later.__exit__(None, None, None)

@@ -3,14 +3,22 @@
 import pytest
 import torch
 
-from spec import claim
-from spec.suite.support import scalar
+from spec import by_version, claim
+from spec.suite.support import attempt, scalar
 
 NOT_FLOATING = r"Only Tensors of floating point and complex dtype can require gradients"
 NOT_FLOATING_ANY_CASE = r"(?i)only Tensors of floating point (and complex )?dtype can require gradients"
 RETAIN_WITHOUT_GRAD = r"can't retain_grad on Tensor that has requires_grad=False"
 NON_LEAF_FLAG = r"you can only change requires_grad flags of leaf variables"
 CONSTANT_INPUT = r"One of the differentiated Tensors does not require grad"
+#: backward(inputs=a) with a 0-dim a called len(inputs) before wrapping the tensor in a tuple.
+INPUTS_0DIM = by_version(
+    "GRAPH-006/backward(inputs=a) with a 0-dim a",
+    {"<2.8": r"^TypeError: len\(\) of a 0-d tensor$", ">=2.8": r"^returned$"},
+    ref="https://github.com/pytorch/pytorch/pull/150975",
+    note="issue https://github.com/pytorch/pytorch/issues/150883; merged 2025-04-10, first in torch 2.8 "
+    "(observed: 2.4.1 raises, 2.8.0 returns)",
+)
 
 
 @claim(
@@ -84,23 +92,29 @@ def test_grad_with_respect_to_a_constant_raises(device, dtype, form, check):
 @claim(
     "GRAPH-005",
     "A graph that saved no tensors can be backwarded twice without retain_graph: for b = a + 1, "
-    "a.grad is 1 after the first backward() and 2 after the second.",
+    "a.grad is 1 after the first backward() and 2 after the second, and torch.autograd.grad(b, a) returns 1 twice.",
     section="Graph construction and constants",
 )
 def test_graph_with_nothing_saved_backwards_twice(device, dtype, form, check):
     a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
     b = a + 1
 
-    b.backward()
+    check.works("the first b.backward()", lambda: b.backward())
     check.tensor("a.grad after the first backward()", a.grad, 1.0, dtype=dtype, device=device)
-    b.backward()
+    check.works("the second b.backward()", lambda: b.backward())
     check.tensor("a.grad after the second backward()", a.grad, 2.0, dtype=dtype, device=device)
+
+    c = a + 1
+    for call in ("first", "second"):
+        (g,) = check.works(f"the {call} torch.autograd.grad(c, a)", lambda: torch.autograd.grad(c, a))
+        check.tensor(f"the {call} torch.autograd.grad(c, a)", g, 1.0, dtype=dtype, device=device)
 
 
 @claim(
     "GRAPH-006",
     "backward(inputs=[a]) fills only a.grad: for b = a*c with a = 3 and c = 2 both requiring grad, "
-    "a.grad is 2 and c.grad stays None.",
+    "a.grad is 2 and c.grad stays None; inputs=a (a tensor, not a list) does the same (for a 0-dim a since "
+    "torch 2.8; before, it raised TypeError 'len() of a 0-d tensor').",
     section="Graph construction and constants",
 )
 def test_backward_inputs_fills_only_those(device, dtype, form, check):
@@ -108,10 +122,20 @@ def test_backward_inputs_fills_only_those(device, dtype, form, check):
     c = scalar(2.0, form, requires_grad=True, device=device, dtype=dtype)
     b = a * c
 
-    b.backward(inputs=[a])
+    check.works("b.backward(inputs=[a])", lambda: b.backward(inputs=[a]))
 
     check.tensor("a.grad", a.grad, 2.0, dtype=dtype, device=device, shape=a.shape)
     check.none("c.grad", c.grad)
+
+    a.grad = None
+    what, _ = attempt(lambda: (a * c).backward(inputs=a))
+    if form == "0-dim":
+        check.matches("(a * c).backward(inputs=a), a 0-dim", what, INPUTS_0DIM)
+    else:
+        check.equal("(a * c).backward(inputs=a)", what, "returned")
+    if what == "returned":
+        check.tensor("a.grad, inputs=a", a.grad, 2.0, dtype=dtype, device=device, shape=a.shape)
+        check.none("c.grad, inputs=a", c.grad)
 
 
 @claim(
@@ -133,7 +157,7 @@ def test_detach_gives_a_constant_leaf(device, dtype, form, check):
 @claim(
     "GRAPH-008",
     "Under torch.no_grad() the result of an operation on a tensor that requires grad is a constant leaf: "
-    "a*a neither requires grad nor has a grad_fn.",
+    "a*a neither requires grad nor has a grad_fn, inside the block as in a function decorated with @torch.no_grad().",
     section="Graph construction and constants",
 )
 def test_no_grad_gives_a_constant_leaf(device, dtype, form, check):
@@ -145,3 +169,11 @@ def test_no_grad_gives_a_constant_leaf(device, dtype, form, check):
     check.flags("a*a under torch.no_grad()", b, requires_grad=False, is_leaf=True, grad_fn=None)
     check.tensor("a*a under torch.no_grad()", b, 9.0, dtype=dtype, device=device)
     check.true("torch.is_grad_enabled() after the block", torch.is_grad_enabled())
+
+    @torch.no_grad()
+    def square(t):
+        return t * t
+
+    d = check.works("a function decorated with @torch.no_grad()", lambda: square(a))
+    check.flags("a*a in a function decorated with @torch.no_grad()", d, requires_grad=False, is_leaf=True, grad_fn=None)
+    check.true("torch.is_grad_enabled() after the call", torch.is_grad_enabled())

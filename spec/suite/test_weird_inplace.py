@@ -53,27 +53,34 @@ def test_inplace_on_leaf_that_requires_grad_raises(device, dtype, form, check):
 
 @claim(
     "INPLACE-002",
-    "Under torch.no_grad() an in-place operation on a leaf that requires grad is allowed: a.add_(1) turns 3 "
-    "into 4, and a stays a leaf that requires grad.",
+    "Under torch.no_grad() (and torch.set_grad_enabled(False)) an in-place operation on a leaf that requires grad "
+    "is allowed: a.add_(1) turns 3 into 4, and a stays a leaf that requires grad.",
     section="In-place operations and views",
 )
 def test_inplace_on_leaf_is_fine_under_no_grad(device, dtype, form, check):
     a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
 
     with torch.no_grad():
-        a.add_(1)
+        check.works("a.add_(1) under torch.no_grad()", lambda: a.add_(1))
 
     check.tensor("a", a, 4.0, dtype=dtype, device=device)
     check.flags("a", a, requires_grad=True, is_leaf=True, grad_fn=None)
     b = a * a
-    b.backward()
+    check.works("b.backward()", lambda: b.backward())
     check.tensor("a.grad for b = a*a after the update", a.grad, 8.0, dtype=dtype, device=device)
+
+    other = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    with torch.set_grad_enabled(False):
+        check.works("a.add_(1) under torch.set_grad_enabled(False)", lambda: other.add_(1))
+    check.tensor("a after torch.set_grad_enabled(False)", other, 4.0, dtype=dtype, device=device)
+    check.flags("a after torch.set_grad_enabled(False)", other, requires_grad=True, is_leaf=True, grad_fn=None)
 
 
 @claim(
     "INPLACE-003",
     "Modifying in place a tensor that the graph saved for backward is allowed, but the backward pass then raises: "
-    "for b = a + 1, c = b*b, b.mul_(2), c.sum().backward() says b 'has been modified by an inplace operation'.",
+    "for b = a + 1, c = b*b, b.mul_(2), c.sum().backward() says b 'has been modified by an inplace operation', "
+    "and so does torch.autograd.grad(c.sum(), a).",
     section="In-place operations and views",
 )
 def test_modifying_a_saved_tensor_raises_at_backward(device, dtype, check):
@@ -90,11 +97,17 @@ def test_modifying_a_saved_tensor_raises_at_backward(device, dtype, check):
     check.matches("its hint", message, MODIFIED_SAVED_HINT)
     check.none("a.grad", a.grad)
 
+    b = a + 1
+    c = b * b
+    b.mul_(2)
+    with check.raises("torch.autograd.grad(c.sum(), a)", RuntimeError, MODIFIED_SAVED):
+        torch.autograd.grad(c.sum(), a)
+
 
 @claim(
     "INPLACE-004",
     "A view of a leaf that requires grad is not a leaf: a.view(3) requires grad and has a grad_fn, "
-    "and backward() through it fills a.grad.",
+    "and backward() through it fills a.grad with 2a for (v*v).sum(), the gradient torch.autograd.grad returns.",
     section="In-place operations and views",
 )
 def test_view_of_a_leaf_is_not_a_leaf(device, dtype, check):
@@ -102,8 +115,10 @@ def test_view_of_a_leaf_is_not_a_leaf(device, dtype, check):
     v = a.view(3)
 
     check.flags("a.view(3)", v, requires_grad=True, is_leaf=False, grad_fn=True)
-    (v * v).sum().backward()
+    check.works("(v * v).sum().backward()", lambda: (v * v).sum().backward())
     check.tensor("a.grad", a.grad, [2.0, 4.0, 6.0], dtype=dtype, device=device)
+    (g,) = check.works("torch.autograd.grad((v * v).sum(), a)", lambda: torch.autograd.grad((v * v).sum(), a))
+    check.tensor("torch.autograd.grad((v * v).sum(), a)", g, [2.0, 4.0, 6.0], dtype=dtype, device=device)
 
 
 @claim(
@@ -116,7 +131,7 @@ def test_converted_leaf_has_no_grad(device, check):
     x = torch.randn(3, requires_grad=True, device=device).double()
 
     check.flags("x", x, requires_grad=True, is_leaf=False, grad_fn=True)
-    x.sum().backward()
+    check.works("x.sum().backward()", lambda: x.sum().backward())
     with check.warns("reading x.grad", UserWarning, NON_LEAF_GRAD_ENDING):
         grad = x.grad
     check.none("x.grad", grad)
