@@ -5,6 +5,7 @@ Commands:
   list          print every claim (ID, section, statement); --format json
   matrix        render claims x torch versions x devices from results files
   diff          compare two results files or folders; exit 1 when a claim that held fails
+  merge         merge per-cell results (CI artifacts) and render the matrix and the claim book
   docs          generate the claim book (Markdown and static HTML)
   bench-report  turn pytest-benchmark JSON into a Markdown report and plots; compare two runs
 
@@ -23,6 +24,7 @@ COMMANDS = {
     "matrix": ("spec.matrix", "render the claims x torch versions x devices matrix (Markdown or HTML)"),
     "diff": ("spec.diff", "compare two runs; exit 1 when a claim that held in OLD fails in NEW"),
     "docs": ("spec.docs", "generate the claim book from the claims and results"),
+    "merge": ("spec.merge", "merge per-cell results (CI artifacts) into the matrix and the claim book"),
     "bench-report": ("spec.bench", "render benchmark results; compare two torch versions"),
 }
 

@@ -1,13 +1,18 @@
 """``python -m spec diff OLD NEW``: what changed between two runs (e.g. two torch versions).
 
-Lists every claim whose outcome changed, every recorded behaviour change whose
-expectation switched between the two torch versions, and every observed value
-(messages, flags, exact numbers) that differs, old beside new.  Values compared
-with a tolerance are reported only when their check's verdict changed.
+Each side is one results file, or a folder of results files of ONE torch version (for example the
+CPU and the GPU runs of one release); a folder that mixes versions is refused.  The diff is a
+rendering of :mod:`spec.aggregate`: per claim, its status on each side and per execution mode;
+every cell (device x mode) whose status changed; every recorded behaviour change that took effect
+between the two versions (from the registry's ``by_version`` data); and every observed value
+(messages, flags, exact numbers) that differs, old beside new, shown around its first
+difference.  Values compared with a tolerance are reported only when their check's verdict changed.
 
-Exit status: 1 when a claim that held in OLD fails in NEW (the CI gate), else 0;
-2 for bad input (missing or unreadable file, not results JSON, newer schema,
-different claim sets, empty folder).
+A hazard whose wrong value is gone in NEW (status "fixed") is a fix, not a regression.
+
+Exit status: 1 when a claim that held in OLD fails in NEW (a regression: the CI gate), else 0
+(also when the only changes are fixes); 2 for bad input (missing or unreadable file, not
+results JSON, newer schema, different claim sets, an empty folder, a folder of several versions).
 """
 
 from __future__ import annotations
@@ -17,84 +22,125 @@ import sys
 from collections import defaultdict
 from typing import Any
 
-from spec.results import ResultsError, claim_outcome, load_many
+from spec.aggregate import (
+    STATUSES,
+    Aggregate,
+    Row,
+    Run,
+    as_text,
+    first_line,
+    side_run,
+    status_of,
+    version_key,
+)
+from spec.results import ResultsError, load_many
 
-WORST = {"failed": 4, "error": 4, "xpassed": 4, "passed": 2, "xfailed": 2, "skipped": 1}
+#: How wide a value is shown in text and Markdown before it is cut (around its first difference).
+WIDTH = 240
 
 
 def configure(parser) -> None:
-    parser.add_argument("old", help="results file or folder of the baseline run")
-    parser.add_argument("new", help="results file or folder of the candidate run")
+    parser.add_argument("old", help="results file, or folder of one torch version's results, of the baseline run")
+    parser.add_argument("new", help="results file, or folder of one torch version's results, of the candidate run")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
 
-def merge(path: str) -> dict[str, Any]:
-    """One run from a file, or the union of a folder's files (a test seen twice keeps its worst outcome)."""
-    docs = load_many([path])
-    rows: dict[str, dict[str, Any]] = {}
-    claims: dict[str, Any] = {}
-    for d in docs:
-        claims.update(d["claims"])
-        for row in d["tests"]:
-            old = rows.get(row["nodeid"])
-            if old is None or WORST[row["outcome"]] > WORST[old["outcome"]]:
-                rows[row["nodeid"]] = row
-    versions = sorted({d["torch"]["version"] for d in docs})
-    return {"label": path, "torch": ", ".join(versions), "claims": claims, "rows": rows,
-            "recorded": all(d["torch"].get("recorded", True) for d in docs)}
+def load_side(path: str, side: str) -> Run:
+    """One side of the diff: a results file, or a folder of one torch version's results."""
+    return side_run(side, load_many([path]), f"{side} {path}")
 
 
-def _observations(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _worst(rows: list[Row]) -> dict[str, Row]:
+    """Rows by node ID; a test seen in two runs of one side keeps its worst outcome."""
+    out: dict[str, Row] = {}
+    rank = {s: i for i, s in enumerate(("fail", "fixed", "pass", "n/a", "skip", "not run"))}
+    for r in rows:
+        old = out.get(r.nodeid)
+        if old is None or rank[status_of([r.outcome])] < rank[status_of([old.outcome])]:
+            out[r.nodeid] = r
+    return out
+
+
+def _observations(row: Row) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     counts: dict[str, int] = defaultdict(int)
-    for obs in row.get("observations", []):
+    for obs in row.observations:
         counts[obs["name"]] += 1
         key = obs["name"] if counts[obs["name"]] == 1 else f"{obs['name']} #{counts[obs['name']]}"
         out[key] = obs
     return out
 
 
-def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    only_old = sorted(set(old["claims"]) - set(new["claims"]))
-    only_new = sorted(set(new["claims"]) - set(old["claims"]))
+def _claims_of(run: Run) -> set[str]:
+    return {cid for d in run.docs for cid in d["claims"]} | {r.claim for r in run.rows}
+
+
+def compare(old: Run, new: Run, registry: dict | None = None) -> dict[str, Any]:
+    """The diff of two sides as plain data (what ``--format json`` prints)."""
+    a_claims, b_claims = _claims_of(old), _claims_of(new)
+    only_old, only_new = sorted(a_claims - b_claims), sorted(b_claims - a_claims)
     if only_old or only_new:
         raise ResultsError(
             "the two runs check different claim sets: "
             f"only in OLD: {', '.join(only_old) or 'none'}; only in NEW: {', '.join(only_new) or 'none'}"
         )
-    by_claim_old: dict[str, list] = defaultdict(list)
-    by_claim_new: dict[str, list] = defaultdict(list)
-    for r in old["rows"].values():
-        by_claim_old[r["claim"]].append(r)
-    for r in new["rows"].values():
-        by_claim_new[r["claim"]].append(r)
-    claims = []
-    regressions = []
-    for cid in old["claims"]:
-        o_out = claim_outcome(by_claim_old[cid]) if by_claim_old[cid] else "skip"
-        n_out = claim_outcome(by_claim_new[cid]) if by_claim_new[cid] else "skip"
-        entry: dict[str, Any] = {"claim": cid, "statement": old["claims"][cid].get("statement"), "old": o_out,
-                                 "new": n_out, "tests": [], "expectations": []}
-        exp_old = {e["key"]: e for r in by_claim_old[cid] for e in r.get("expectations", [])}
-        exp_new = {e["key"]: e for r in by_claim_new[cid] for e in r.get("expectations", [])}
-        for key in sorted(set(exp_old) | set(exp_new)):
-            a, b = exp_old.get(key), exp_new.get(key)
-            if a and b and a["branch"] != b["branch"]:
-                entry["expectations"].append({"key": key, "old": a["expected"], "new": b["expected"],
-                                              "old_branch": a["branch"], "new_branch": b["branch"], "ref": b["ref"]})
-        nodeids = sorted({r["nodeid"] for r in by_claim_old[cid]} | {r["nodeid"] for r in by_claim_new[cid]})
-        for nodeid in nodeids:
-            a, b = old["rows"].get(nodeid), new["rows"].get(nodeid)
+    agg = Aggregate([old, new], registry)
+    changed_claims = []
+    regressions: list[str] = []
+    fixes: list[str] = []
+    for cid, info in agg.claims.items():
+        if cid not in a_claims:
+            continue
+        o_rows = [r for run, r in agg.rows_of.get(cid, []) if run is old]
+        n_rows = [r for run, r in agg.rows_of.get(cid, []) if run is new]
+        entry: dict[str, Any] = {
+            "claim": cid,
+            "kind": info.kind,
+            "statement": info.statement,
+            "old": status_of(r.outcome for r in o_rows),
+            "new": status_of(r.outcome for r in n_rows),
+            "modes": {},
+            "cells": [],
+            "regressions": [],
+            "fixes": [],
+            "expectations": [],
+            "tests": [],
+        }
+        for mode in agg.modes_of(cid):
+            entry["modes"][mode] = {"old": agg.run_cell(cid, old, mode).status, "new": agg.run_cell(cid, new, mode).status}
+        for device in agg.devices_of(cid):
+            for mode in agg.modes_of(cid):
+                a, b = agg.cell(cid, old, device, mode), agg.cell(cid, new, device, mode)
+                if a.status == b.status:
+                    continue
+                cell = {"device": device, "mode": mode, "old": a.status, "new": b.status, "detail": b.detail}
+                entry["cells"].append(cell)
+                if a.status == "pass" and b.status == "fail":
+                    entry["regressions"].append(cell)
+                elif b.status == "fixed" and a.status != "fixed":
+                    entry["fixes"].append(cell)
+        for ch in agg.changes.get(cid, []):
+            if ch.changed_between(old.release, new.release):
+                entry["expectations"].append({
+                    "key": ch.key,
+                    "changed_in": [v for v in ch.changed_in if _between(v, old.release, new.release)],
+                    "old": ch_value(ch.values, old.release),
+                    "new": ch_value(ch.values, new.release),
+                    "ref": ch.ref,
+                })
+        a_rows, b_rows = _worst(o_rows), _worst(n_rows)
+        for nodeid in sorted(set(a_rows) | set(b_rows)):
+            a, b = a_rows.get(nodeid), b_rows.get(nodeid)
             change: dict[str, Any] = {"nodeid": nodeid}
             if a is None or b is None:
-                change.update(old=a and a["outcome"], new=b and b["outcome"])
+                change.update(old=a and a.outcome, new=b and b.outcome)
                 entry["tests"].append(change)
                 continue
-            if a["outcome"] != b["outcome"]:
-                change.update(old=a["outcome"], new=b["outcome"], message=b.get("message") or b.get("reason"))
+            if a.outcome != b.outcome:
+                change.update(old=a.outcome, new=b.outcome, message=first_line(b.message or b.reason) or None)
             values = []
             oa, ob = _observations(a), _observations(b)
-            for name in list(dict.fromkeys(list(oa) + list(ob))):
+            for name in dict.fromkeys(list(oa) + list(ob)):
                 x, y = oa.get(name), ob.get(name)
                 if x is None or y is None:
                     continue  # a check that did not run on one side: the outcome change says why
@@ -106,72 +152,164 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
                 change["values"] = values
             if len(change) > 1:
                 entry["tests"].append(change)
-        if o_out != n_out or entry["tests"] or entry["expectations"]:
-            claims.append(entry)
-        if o_out == "pass" and n_out == "fail":
+        if entry["old"] != entry["new"] or entry["cells"] or entry["tests"] or entry["expectations"]:
+            changed_claims.append(entry)
+        if entry["regressions"]:
             regressions.append(cid)
-    return {"old": {"label": old["label"], "torch": old["torch"]}, "new": {"label": new["label"], "torch": new["torch"],
-            "recorded": new["recorded"]}, "changed_claims": claims, "regressions": regressions}
+        if entry["fixes"]:
+            fixes.append(cid)
+    return {
+        "old": _side(old),
+        "new": _side(new),
+        "changed_claims": changed_claims,
+        "regressions": regressions,
+        "fixes": fixes,
+    }
 
 
-def _short(value: Any, limit: int = 300) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _between(v: str, a: str, b: str) -> bool:
+    lo, hi = sorted((version_key(a), version_key(b)))
+    return lo < version_key(v) <= hi
+
+
+def ch_value(values: dict[str, Any], release: str) -> Any:
+    from packaging.specifiers import SpecifierSet
+
+    hits = [value for spec, value in values.items() if SpecifierSet(spec).contains(release, prereleases=True)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _side(run: Run) -> dict[str, Any]:
+    return {"label": ", ".join(str(d.get("_path", "")) for d in run.docs), "torch": run.version, "release": run.release,
+            "recorded": run.recorded, "partial": run.partial}
+
+
+# --------------------------------------------------------------------------- showing values
+
+
+def around(old: Any, new: Any, width: int = WIDTH) -> tuple[str, str, int | None]:
+    """Two values as text, each cut to ``width`` around their first difference (never before it).
+
+    Returns the two texts and the position of the first difference (None when they are equal).
+    """
+    a, b = as_text(old), as_text(new)
+    if a == b:
+        return a, b, None
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) <= width and len(b) <= width:
+        return a, b, i
+    start = max(0, i - width // 4)
+    if start:
+        space = a.rfind(" ", start - 20, start)  # start on a word where one is near
+        start = space + 1 if space > 0 else start
+
+    def cut(text: str) -> str:
+        part = text[start : start + width]
+        return ("…" if start else "") + part + ("…" if start + width < len(text) else "")
+
+    return cut(a), cut(b), i
+
+
+def _pair(old: Any, new: Any, indent: str, width: int = WIDTH) -> list[str]:
+    a, b, i = around(old, new, width)
+    where = f"  (first difference at character {i + 1})" if i is not None and (len(as_text(old)) > width or len(as_text(new)) > width) else ""
+    return [f"{indent}old: {a}", f"{indent}new: {b}{where}"]
+
+
+def _modes_text(entry: dict[str, Any]) -> str:
+    return "; ".join(f"{mode}: {s['old']} -> {s['new']}" for mode, s in entry["modes"].items())
+
+
+def _gate(report: dict[str, Any]) -> str:
+    if report["regressions"]:
+        return f"GATE: FAIL: {len(report['regressions'])} claim(s) held in OLD and fail in NEW: {', '.join(report['regressions'])}"
+    line = "GATE: PASS: no claim that held in OLD fails in NEW"
+    if report["fixes"]:
+        line += f" ({len(report['fixes'])} hazard(s) fixed: {', '.join(report['fixes'])})"
+    return line
+
+
+def _header_note(report: dict[str, Any]) -> list[str]:
+    if version_key(report["old"]["release"]) > version_key(report["new"]["release"]):
+        return [f"note: OLD (torch {report['old']['release']}) is newer than NEW (torch {report['new']['release']})"]
+    return []
 
 
 def render_text(report: dict[str, Any]) -> str:
     lines = [f"OLD: {report['old']['label']} (torch {report['old']['torch']})",
              f"NEW: {report['new']['label']} (torch {report['new']['torch']})"
              + ("" if report["new"]["recorded"] else "  [unrecorded version]")]
+    lines += _header_note(report)
     if not report["changed_claims"]:
         lines.append("no claim changed")
     for c in report["changed_claims"]:
         head = f"{c['claim']}: {c['old']} -> {c['new']}" if c["old"] != c["new"] else f"{c['claim']}: {c['new']} (values changed)"
         lines.append("")
         lines.append(head + f"  {c['statement'] or ''}")
+        lines.append(f"  per mode: {_modes_text(c)}")
+        for cell in c["cells"]:
+            tag = "REGRESSION" if cell in c["regressions"] else ("FIX" if cell in c["fixes"] else "changed")
+            lines.append(f"  {tag} {cell['device']} {cell['mode']}: {cell['old']} -> {cell['new']}"
+                         + (f"  ({cell['detail']})" if cell["new"] not in ("pass",) and cell["detail"] else ""))
         for e in c["expectations"]:
-            lines.append(f"  recorded change {e['key']} ({e['old_branch']} -> {e['new_branch']}, {e['ref']}):")
-            lines.append(f"    old: {_short(e['old'])}")
-            lines.append(f"    new: {_short(e['new'])}")
+            lines.append(f"  recorded change {e['key']} (changed in torch {', '.join(e['changed_in'])}, {e['ref']}):")
+            lines += _pair(e["old"], e["new"], "    ")
         for t in c["tests"]:
             if "old" in t or "new" in t:
-                lines.append(f"  {t['nodeid']}: {t.get('old')} -> {t.get('new')}" + (f"  ({_short(t['message'], 200)})" if t.get("message") else ""))
+                lines.append(f"  {t['nodeid']}: {t.get('old')} -> {t.get('new')}" + (f"  ({t['message']})" if t.get("message") else ""))
             for v in t.get("values", []):
                 lines.append(f"  {t['nodeid']}: {v['name']}")
-                lines.append(f"    old: {_short(v['old'])}")
-                lines.append(f"    new: {_short(v['new'])}")
+                lines += _pair(v["old"], v["new"], "    ")
     lines.append("")
-    if report["regressions"]:
-        lines.append(f"GATE: FAIL: {len(report['regressions'])} claim(s) held in OLD and fail in NEW: {', '.join(report['regressions'])}")
-    else:
-        lines.append("GATE: PASS: no claim that held in OLD fails in NEW")
+    if report["fixes"]:
+        lines.append(f"FIXES: hazards whose wrong value is gone in NEW (welcome, not regressions): {', '.join(report['fixes'])}")
+    lines.append(_gate(report))
     return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    from spec.docs import md_code
+
+    return md_code(text)
 
 
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"## autograd-spec diff: torch {report['old']['torch']} -> {report['new']['torch']}", ""]
+    lines += [f"_{n}_" for n in _header_note(report)]
     if report["regressions"]:
         lines.append(f"**Gate: FAIL**: claims that held and now fail: {', '.join(report['regressions'])}")
     else:
         lines.append("**Gate: PASS**: no claim that held fails.")
-    lines += ["", "| claim | old | new | what changed |", "|---|---|---|---|"]
+    if report["fixes"]:
+        lines += ["", f"**Fixes** (hazards whose wrong value is gone; welcome, not regressions): {', '.join(report['fixes'])}"]
+    lines += ["", "| claim | old | new | per mode | what changed |", "|---|---|---|---|---|"]
     for c in report["changed_claims"]:
         what = []
+        for cell in c["cells"]:
+            tag = "**regression**" if cell in c["regressions"] else ("**fix**" if cell in c["fixes"] else "")
+            what.append(f"{tag} {cell['device']} {cell['mode']}: {cell['old']} → {cell['new']}".strip())
         for e in c["expectations"]:
-            what.append(f"recorded `{e['key']}` ({e['ref']})")
+            a, b, _ = around(e["old"], e["new"], 120)
+            what.append(f"recorded `{e['key']}` (changed in {', '.join(e['changed_in'])}, {e['ref']}): {_md(a)} → {_md(b)}")
         for t in c["tests"]:
             for v in t.get("values", []):
-                what.append(f"`{v['name']}`: {_short(v['old'], 80)} → {_short(v['new'], 80)}")
+                a, b, _ = around(v["old"], v["new"], 120)
+                what.append(f"{_md(v['name'])}: {_md(a)} → {_md(b)}")
             if "old" in t:
-                what.append(f"{t['nodeid'].split('::')[-1]}: {t.get('old')} → {t.get('new')}")
-        lines.append(f"| {c['claim']} | {c['old']} | {c['new']} | {'<br>'.join(dict.fromkeys(what))[:1500]} |")
+                what.append(f"{_md(t['nodeid'].split('::')[-1])}: {t.get('old')} → {t.get('new')}")
+        modes = "<br>".join(f"{m}: {STATUSES[s['old']].mark} → {STATUSES[s['new']].mark}" for m, s in c["modes"].items())
+        lines.append(
+            f"| {c['claim']} | {STATUSES[c['old']].mark} {c['old']} | {STATUSES[c['new']].mark} {c['new']} | {modes} | "
+            f"{'<br>'.join(dict.fromkeys(what))} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def run(args) -> int:
-    old = merge(args.old)
-    new = merge(args.new)
+    old = load_side(args.old, "OLD")
+    new = load_side(args.new, "NEW")
     report = compare(old, new)
     if args.format == "json":
         json.dump(report, sys.stdout, indent=1, ensure_ascii=False)

@@ -21,21 +21,25 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
+from spec.aggregate import (
+    ANY_DEVICE,
+    CHANGED_MARK,
+    STATUSES,
+    Aggregate,
+    Cell,
+    device_order,
+    first_line,
+    format_value,
+    load_mutants,
+    runs_of,
+    version_key,
+)
 from spec.claims import PART_OF, SECTION_NAMES, Claim
-from spec.devices import KNOWN_DEVICES
-from spec.results import BROKEN, claim_outcome, load_many, outcome_counts
+from spec.results import load_many
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EXPLANATIONS = Path(__file__).resolve().parent / "explanations"
-
-#: Overall statuses of a claim over all the results given, in filter order.
-STATUSES = ("pass", "fail", "skip", "not run")
-STATUS_LABEL = {"pass": "holds", "fail": "fails", "skip": "skipped", "not run": "not run"}
-STATUS_MARK = {"pass": "✅", "fail": "❌", "skip": "⏭", "not run": "·"}  # Markdown: a code host has emoji fonts
-STATUS_SYMBOL = {"pass": "✓", "fail": "✗", "skip": "–", "not run": "·"}  # HTML: readable with any font
-ANY_DEVICE = "any device"
+HAZARDS_PAGE = "sections/hazards.md"
 
 #: Files the book consists of, besides the section pages.
 TOP_FILES = ("README.md", "index.html")
@@ -58,24 +62,16 @@ def load_explanations(path: Path | None = None) -> dict[str, str]:
     files = sorted(path.glob("*.md")) if path.is_dir() else [path]
     out: dict[str, str] = {}
     for file in files:
-        current: str | None = None
-        lines: list[str] = []
-
-        def flush() -> None:
-            if current is not None:
-                text = "\n".join(lines).strip()
-                if current in out:
-                    raise ExplanationError(f"{file.name}: {current} is explained twice")
-                out[current] = text
-
+        sections: list[tuple[str, list[str]]] = []
         for line in file.read_text(encoding="utf-8").splitlines():
             if line.startswith("## "):
-                flush()
-                current = line[3:].strip()
-                lines = []
-            elif current is not None:
-                lines.append(line)
-        flush()
+                sections.append((line[3:].strip(), []))
+            elif sections:
+                sections[-1][1].append(line)
+        for claim_id, lines in sections:
+            if claim_id in out:
+                raise ExplanationError(f"{file.name}: {claim_id} is explained twice")
+            out[claim_id] = "\n".join(lines).strip()
     return out
 
 
@@ -138,32 +134,6 @@ def paragraphs_html(text: str) -> str:
     return "\n".join(f"<p>{inline_html(p)}</p>" for p in paras)
 
 
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def format_value(value: Any, expected: bool = False) -> str:
-    """An observed or expected value, compactly, in Python notation, independently of dtype and memory addresses."""
-    if isinstance(value, dict):
-        if set(value) == {"type", "message"}:
-            sep = " matching " if expected else ": "
-            return _ADDRESS.sub("", f"{value['type']}{sep}{value['message']}")
-        if {"category", "message"} <= set(value) <= {"category", "message", "count"}:
-            sep = " matching " if expected else ": "
-            count = f" (x{value['count']})" if value.get("count") not in (None, 1) else ""
-            return _ADDRESS.sub("", f"{value['category']}{sep}{value['message']}{count}")
-        if set(value) == {"matches"}:
-            return f"text matching {value['matches']}"
-        if "tensor" in value:
-            shape = value.get("shape")
-            text = repr(value["tensor"])
-            return f"tensor {text}" + (f" (shape {list(shape)})" if shape not in (None, []) else "")
-    if isinstance(value, list) and value and all(isinstance(v, dict) and "category" in v for v in value):
-        return " | ".join(format_value(v, expected) for v in value)
-    if isinstance(value, str):
-        return _ADDRESS.sub("", value)
-    return _ADDRESS.sub("", repr(value))
-
-
 _GITHUB_REF = re.compile(r"^https?://github\.com/([\w.-]+/[\w.-]+)/(?:pull|issues)/(\d+)/?$")
 
 
@@ -173,265 +143,187 @@ def ref_label(ref: str) -> str:
     return f"{m.group(1)}#{m.group(2)}" if m else ref
 
 
-def version_key(text: str) -> tuple:
-    try:
-        return (0, Version(text))
-    except InvalidVersion:
-        return (1, text)
-
-
 # --------------------------------------------------------------------------- the model
 
 
-def _release(doc: dict[str, Any]) -> str:
-    torch = doc.get("torch") or {}
-    return str(torch.get("release") or torch.get("version") or "unknown")
-
-
-def _device_of(row: dict[str, Any]) -> str:
-    return (row.get("params") or {}).get("device") or ANY_DEVICE
-
-
-def _device_order(name: str) -> tuple:
-    if name in KNOWN_DEVICES:
-        return (0, KNOWN_DEVICES.index(name), name)
-    return (1 if name != ANY_DEVICE else 2, 0, name)
-
-
-def build_model(registry: dict[str, Claim], docs: list[dict[str, Any]], explanations: dict[str, str]) -> dict[str, Any]:
-    """Everything the templates show, as plain sorted data."""
-    docs = sorted(
-        docs,
-        key=lambda d: (version_key(_release(d)), str(d["torch"].get("version")), str(d.get("label") or ""), Path(d.get("_path", "")).name),
-    )
-    versions = sorted({_release(d) for d in docs}, key=version_key)
-    builds: dict[str, set[str]] = defaultdict(set)
-    rows_by: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)  # claim -> [(release, row)]
-    for doc in docs:
-        rel = _release(doc)
-        builds[rel].add(str(doc["torch"].get("build") or doc["torch"].get("version")))
-        for row in doc["tests"]:
-            rows_by[row["claim"]].append((rel, row))
-
-    sources = [
-        {
-            "file": Path(doc.get("_path", "")).name,
-            "torch": str(doc["torch"].get("version")),
-            "release": _release(doc),
-            "python": doc.get("python") or "",
-            "platform": doc.get("platform") or "",
-            "label": doc.get("label") or "",
-            "created": doc.get("created") or "",
-            "suite": doc.get("suite_version") or "",
-            "devices": ", ".join(sorted((n for n, i in doc["devices"].items() if i.get("present")), key=_device_order)),
-            "tests": len(doc["tests"]),
-        }
-        for doc in docs
-    ]
-
-    claims = []
-    for cid, c in registry.items():
-        claims.append(_claim_model(c, rows_by.get(cid, []), versions, builds, explanations.get(cid, "")))
-
-    counts = {s: sum(1 for c in claims if c["status"] == s) for s in STATUSES}
-    sections = []
-    for name in SECTION_NAMES:
-        members = [c for c in claims if c["section"] == name]
-        if members:
-            sections.append({"name": name, "part": PART_OF[name], "slug": slug(name), "claims": members})
-    parts = []
-    for s in sections:
-        if not parts or parts[-1]["name"] != s["part"]:
-            parts.append({"name": s["part"], "sections": []})
-        parts[-1]["sections"].append(s)
-    unknown = sorted(set(rows_by) - set(registry))
+def _cell(cell: Cell, blank: bool = False) -> dict[str, Any]:
+    info = cell.info
+    if blank:
+        return {"status": "", "css": "blank", "mark": "", "sym": "", "text": "", "title": "", "changed": [], "changed_mark": ""}
+    title = cell.detail + (f"; behaviour changed here: {', '.join(cell.changed)}" if cell.changed and cell.status == "pass" else "")
     return {
-        "claims": claims,
-        "sections": sections,
-        "parts": parts,
-        "versions": versions,
-        "sources": sources,
-        "counts": counts,
-        "statuses": [{"key": s, "label": STATUS_LABEL[s], "mark": STATUS_MARK[s], "sym": STATUS_SYMBOL[s], "count": counts[s]} for s in STATUSES],
-        "unknown": unknown,
-        "total": len(claims),
+        "status": cell.status,
+        "css": info.css,
+        "mark": info.mark,
+        "sym": info.sym,
+        "text": cell.text,
+        "title": title,
+        "changed": cell.changed if cell.status == "pass" else [],
+        "changed_mark": CHANGED_MARK,
     }
 
 
-def _claim_model(
-    c: Claim,
-    rows: list[tuple[str, dict[str, Any]]],
-    versions: list[str],
-    builds: dict[str, set[str]],
-    explanation: str,
-) -> dict[str, Any]:
-    devices = sorted({_device_of(r) for _, r in rows}, key=_device_order)
-    cells: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for rel, row in rows:
-        cells[(rel, _device_of(row))].append(row)
+def status_table(agg: Aggregate, cid: str) -> dict[str, Any]:
+    """A claim's status per run (rows) and device x mode (columns)."""
+    devices, modes = agg.devices_of(cid), agg.modes_of(cid)
+    columns = [(d, m) for d in devices for m in modes]
+    lines = []
+    for run in agg.runs:
+        lines.append({
+            "label": f"{run.label} ({run.builds})",
+            "cells": [_cell(agg.cell(cid, run, d, m)) for d, m in columns],
+        })
+    return {"columns": [f"{d} {m}" for d, m in columns], "lines": lines if columns else []}
 
-    table = []
-    skip_reasons: dict[str, list[str]] = defaultdict(list)
-    failures: dict[str, list[str]] = defaultdict(list)
-    for rel in versions:
-        line = {"version": rel, "builds": ", ".join(sorted(builds.get(rel, ()))), "cells": []}
-        for dev in devices:
-            rs = cells.get((rel, dev), [])
-            if not rs:
-                line["cells"].append({"status": "not run", "text": "not run", "title": "no results for this combination"})
-                continue
-            outcome = claim_outcome(rs)
-            n_pass, n_fail, n_skip = outcome_counts(rs)
-            if outcome == "fail":
-                text = f"fail {n_fail}/{len(rs)}"
-            elif outcome == "pass":
-                # Skipped rows (a device absent in one of two runs of a release) are not failures.
-                text = f"pass {n_pass}/{n_pass + n_fail}" + (f", {n_skip} skipped" if n_skip else "")
-            else:
-                text = "skip"
-            reasons = sorted({str(r.get("reason") or "no reason given") for r in rs if r["outcome"] == "skipped"})
-            for reason in reasons:
-                skip_reasons[reason].append(f"{rel} {dev}")
-            for r in rs:
-                if r["outcome"] in BROKEN:
-                    msg = (r.get("message") or r["outcome"]).strip().splitlines()
-                    failures[msg[0] if msg else r["outcome"]].append(f"{rel} {r['nodeid'].split('::', 1)[-1]}")
-            title = "; ".join(f"{n} {w}" for n, w in ((n_pass, "passed"), (n_fail, "failed"), (n_skip, "skipped")) if n)
-            if outcome == "skip":
-                title += ": " + "; ".join(reasons)
-            line["cells"].append({"status": outcome, "text": text, "title": title})
-        table.append(line)
 
-    if rows:
-        status = claim_outcome([r for _, r in rows])
-    else:
-        status = "not run"
+def _where(places: list[tuple[str, str, str]], agg: Aggregate) -> str:
+    """[(run, device, mode)] -> 'cpu eager on torch 2.0.1, 2.1.2; cuda eager on torch 2.11.0/py3.12'."""
+    by: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for run, dev, mode in places:
+        by[(dev, mode)].append(run)
+    order = {r.key: i for i, r in enumerate(agg.runs)}
+    parts = []
+    for (dev, mode), runs in sorted(by.items(), key=lambda kv: (device_order(kv[0][0]), kv[0][1])):
+        what = f"{mode}" if dev == ANY_DEVICE else f"{dev} {mode}"
+        parts.append(f"{what} on torch {', '.join(sorted(set(runs), key=order.__getitem__))}")
+    return "; ".join(parts)
 
+
+def notes(agg: Aggregate, cid: str) -> list[dict[str, Any]]:
+    """Why cells are not a plain pass: failures, fixed hazards, n/a and skip reasons, absent devices."""
+    found: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for run in agg.runs:
+        for dev in agg.devices_of(cid):
+            for mode in agg.modes_of(cid):
+                cell = agg.cell(cid, run, dev, mode)
+                place = (run.key, dev, mode)
+                if not cell.rows:
+                    info = run.devices.get(dev)
+                    if dev != ANY_DEVICE and info is not None and not info.get("present"):
+                        found[("not run", f"{dev} absent in this run")].append(place)
+                    else:
+                        found[("not run", cell.detail)].append(place)
+                    continue
+                for r in cell.rows:
+                    if r.outcome in ("failed", "error", "xpassed"):
+                        found[("fail", first_line(r.message) or r.outcome)].append(place)
+                    elif r.outcome == "fixed":
+                        found[("fixed", first_line(r.message) or "hazard fixed")].append(place)
+                    elif r.outcome in ("n/a", "skipped"):
+                        found[("n/a" if r.outcome == "n/a" else "skip", first_line(r.reason) or "no reason given")].append(place)
+    order = {s: i for i, s in enumerate(("fail", "fixed", "n/a", "skip", "not run"))}
+    out = []
+    for (status, text), places in sorted(found.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+        info = STATUSES[status]
+        out.append({"status": status, "css": info.css, "mark": info.mark, "sym": info.sym, "word": info.label,
+                    "text": text, "where": _where(list(dict.fromkeys(places)), agg)})
+    return out
+
+
+def _claim_model(agg: Aggregate, c: Claim, explanation: str, mutants: dict[str, list[dict[str, str]]] | None) -> dict[str, Any]:
+    status = agg.status(c.id)
+    info = STATUSES[status]
+    applied = agg.applied(c.id)
     return {
         "id": c.id,
         "statement": c.statement,
         "section": c.section,
         "section_slug": slug(c.section),
         "part": c.part,
+        "kind": c.kind,
+        "ref": c.ref or "",
+        "ref_label": ref_label(c.ref or ""),
         "explanation": explanation,
         "explanation_html": paragraphs_html(explanation) if explanation else "",
         "status": status,
-        "status_label": STATUS_LABEL[status],
-        "status_mark": STATUS_MARK[status],
-        "status_sym": STATUS_SYMBOL[status],
-        "devices": devices,
-        "table": table,
-        "skip_reasons": [{"reason": k, "where": _where_text(v)} for k, v in sorted(skip_reasons.items())],
-        "failures": [{"message": k, "where": sorted(set(v))[:8], "more": max(0, len(set(v)) - 8)} for k, v in sorted(failures.items())],
+        "status_label": info.label,
+        "status_mark": info.mark,
+        "status_sym": info.sym,
+        "status_css": info.css,
+        "table": status_table(agg, c.id),
+        "notes": notes(agg, c.id),
         "tests": [
             {"module": t.module, "name": t.name, "lineno": t.lineno, "source": t.source, "fence": md_fence(t.source)}
             for t in c.tests
         ],
-        "observations": _observations(rows),
-        "changes": _changes(c, rows),
-    }
-
-
-def _where_text(places: list[str]) -> str:
-    """'2.13.0 cuda', '2.14.1 cuda' -> 'cuda on torch 2.13.0, 2.14.1'."""
-    by_dev: dict[str, list[str]] = defaultdict(list)
-    for p in places:
-        rel, dev = p.split(" ", 1)
-        by_dev[dev].append(rel)
-    return "; ".join(
-        f"{dev} on torch {', '.join(sorted(set(v), key=version_key))}" for dev, v in sorted(by_dev.items(), key=lambda kv: _device_order(kv[0]))
-    )
-
-
-def _param_order(name: str) -> tuple:
-    return ({"device": 0, "dtype": 1}.get(name, 2), name)
-
-
-def _observations(rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Distinct observed values per observable, and (where they differ) the runs that saw each."""
-    order: list[str] = []
-    groups: dict[str, dict[tuple, dict[str, Any]]] = defaultdict(dict)
-    for rel, row in sorted(rows, key=lambda x: (version_key(x[0]), x[1]["nodeid"])):
-        dims = {"torch": rel, "device": _device_of(row)}
-        dims.update({k: str(v) for k, v in (row.get("params") or {}).items() if k != "device"})
-        for ob in row.get("observations") or []:
-            name = str(ob.get("name"))
-            if name not in groups:
-                order.append(name)
-            observed = format_value(ob.get("observed"))
-            expected = format_value(ob.get("expected"), expected=True)
-            ok = bool(ob.get("ok", True))
-            g = groups[name].setdefault(
-                (observed, expected, ok),
-                {"observed": observed, "expected": expected, "ok": ok, "dims": defaultdict(set), "runs": 0},
-            )
-            for k, v in dims.items():
-                g["dims"][k].add(v)
-            g["runs"] += 1
-    out = []
-    for name in order:
-        every: dict[str, set[str]] = defaultdict(set)
-        for g in groups[name].values():
-            for k, v in g["dims"].items():
-                every[k] |= v
-        seen = []
-        for g in sorted(groups[name].values(), key=lambda g: (not g["ok"], g["observed"], g["expected"])):
-            where = []
-            for k in ["torch"] + sorted((k for k in every if k != "torch"), key=_param_order):
-                mine = g["dims"].get(k, set())
-                if mine == every[k]:
-                    continue  # not what tells this value apart
-                key = version_key if k == "torch" else (_device_order if k == "device" else str)
-                where.append(f"{k} {', '.join(sorted(mine, key=key))}")
-            seen.append(
-                {
-                    "observed": g["observed"],
-                    "expected": g["expected"],
-                    "same": g["observed"] == g["expected"],
-                    "ok": g["ok"],
-                    "runs": g["runs"],
-                    "where": "; ".join(where),
-                }
-            )
-        out.append({"name": name, "seen": seen})
-    return out
-
-
-def _changes(c: Claim, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The claim's version-gated expectations, with where the results applied each branch."""
-    from spec.versions import RECORDED_VERSIONS, Versioned
-
-    applied: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for rel, row in rows:
-        for e in row.get("expectations") or []:
-            applied[(str(e.get("key")), str(e.get("branch")))].add(rel)
-    out = []
-    for ch in sorted(c.changes, key=lambda ch: ch.key):
-        try:
-            changed_in = [
-                f"{RECORDED_VERSIONS[RECORDED_VERSIONS.index(v) - 1]} and {v}"
-                for v in Versioned(ch.key, ch.values, ch.ref).changed_in()
-            ]
-        except Exception:  # an invalid gate is the claim suite's failure, not the book's
-            changed_in = []
-        out.append(
+        "observations": agg.observations(c.id),
+        "changes": [
             {
                 "key": ch.key,
                 "observable": ch.observable,
                 "ref": ch.ref,
                 "ref_label": ref_label(ch.ref),
-                "changed_in": changed_in,
+                "between": ch.between,
+                "error": ch.error,
                 "branches": [
-                    {
-                        "spec": spec,
-                        "value": format_value(value),
-                        "applied": sorted(applied.get((ch.key, spec), ()), key=version_key),
-                    }
+                    {"spec": spec, "value": format_value(value), "applied": applied.get((ch.key, spec), [])}
                     for spec, value in ch.values.items()
                 ],
             }
-        )
-    return out
+            for ch in agg.changes.get(c.id, [])
+        ],
+        "mutants": None if mutants is None else mutants.get(c.id, []),
+        "hazard_values": agg.hazard_values(c.id) if c.kind == "hazard" else [],
+    }
+
+
+def _source(doc: dict[str, Any]) -> dict[str, Any]:
+    from spec.aggregate import mode_order
+
+    modes = sorted({(r.get("params") or {}).get("mode") or "eager" for r in doc["tests"]}, key=mode_order)
+    return {
+        "file": Path(doc.get("_path", "")).name,
+        "torch": str(doc["torch"].get("version")),
+        "release": str(doc["torch"]["release"]),
+        "python": doc.get("python") or "",
+        "platform": doc.get("platform") or "",
+        "label": doc.get("label") or "",
+        "created": doc.get("created") or "",
+        "suite": doc.get("suite_version") or "",
+        "devices": ", ".join(sorted((n for n, i in doc["devices"].items() if i.get("present")), key=device_order)),
+        "modes": ", ".join(modes),
+        "tests": len(doc["tests"]),
+    }
+
+
+def book_model(agg: Aggregate, explanations: dict[str, str], mutants: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
+    """Everything the book's templates show, as plain sorted data, from the one aggregation."""
+    claims = [_claim_model(agg, c, explanations.get(cid, ""), mutants) for cid, c in agg.registry.items()]
+    counts = agg.counts(agg.registry)
+    sections = []
+    for name in SECTION_NAMES:
+        members = [c for c in claims if c["section"] == name]
+        if members:
+            sections.append({"name": name, "part": PART_OF[name], "slug": slug(name), "claims": members})
+    parts: list[dict[str, Any]] = []
+    for s in sections:
+        if not parts or parts[-1]["name"] != s["part"]:
+            parts.append({"name": s["part"], "sections": []})
+        parts[-1]["sections"].append(s)
+    docs = [d for run in agg.runs for d in run.docs]
+    return {
+        "claims": claims,
+        "sections": sections,
+        "parts": parts,
+        "hazards": [c for c in claims if c["kind"] == "hazard"],
+        "versions": [run.key for run in agg.runs],
+        "sources": [_source(d) for d in docs],
+        "upgraded": sum(1 for d in docs if d.get("_upgraded_from")),
+        "counts": counts,
+        "statuses": [{"key": s.key, "label": s.label, "mark": s.mark, "sym": s.sym, "css": s.css, "count": counts[s.key]}
+                     for s in STATUSES.values()],
+        "fixed": STATUSES["fixed"],
+        "unknown": agg.unknown,
+        "total": len(claims),
+    }
+
+
+def build_model(
+    registry: dict[str, Claim], docs: list[dict[str, Any]], explanations: dict[str, str], mutants: Any = "default"
+) -> dict[str, Any]:
+    """The book's model from results documents (``mutants``: claim -> mutants, None for none, or read spec/data)."""
+    agg = Aggregate(runs_of(docs), registry)
+    return book_model(agg, explanations, load_mutants() if mutants == "default" else mutants)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -460,6 +352,7 @@ def render(model: dict[str, Any]) -> dict[str, str]:
         "README.md": env.get_template("index.md.j2").render(book=model),
         "index.html": env.get_template("book.html.j2").render(book=model),
     }
+    files[HAZARDS_PAGE] = env.get_template("hazards.md.j2").render(book=model)
     section_tpl = env.get_template("section.md.j2")
     for i, section in enumerate(model["sections"]):
         prev = model["sections"][i - 1] if i else None
@@ -474,11 +367,21 @@ def _tidy(text: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-def build_book(results: list[str | Path], registry: dict[str, Claim] | None = None, explanations: dict[str, str] | None = None) -> dict[str, str]:
+def build_book(
+    results: list[str | Path] | None = None,
+    registry: dict[str, Claim] | None = None,
+    explanations: dict[str, str] | None = None,
+    *,
+    docs: list[dict[str, Any]] | None = None,
+    mutants: Any = "default",
+) -> dict[str, str]:
+    """Every file of the book, from results files and folders (or already loaded ``docs``)."""
     from spec.claims import registry as default_registry
 
-    docs = load_many(list(results))
-    return render(build_model(registry if registry is not None else default_registry(), docs, explanations if explanations is not None else load_explanations()))
+    docs = docs if docs is not None else load_many(list(results or []))
+    registry = registry if registry is not None else default_registry()
+    explanations = explanations if explanations is not None else load_explanations()
+    return render(build_model(registry, docs, explanations, mutants))
 
 
 def existing_files(out: Path) -> set[str]:
@@ -563,4 +466,4 @@ def run(args) -> int:
     return 0
 
 
-__all__ = ["build_book", "build_model", "load_explanations", "render", "stale_files", "write_book"]
+__all__ = ["book_model", "build_book", "build_model", "format_value", "load_explanations", "render", "stale_files", "version_key", "write_book"]

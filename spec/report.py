@@ -1,13 +1,12 @@
-"""The claim report printed at the end of a run."""
+"""The claim report printed at the end of a run: a rendering of :mod:`spec.aggregate`."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
-from spec.results import BROKEN, claim_outcome, outcome_counts
-
-SYMBOL = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}
+from spec.aggregate import STATUSES, first_line, status_of
+from spec.results import BROKEN, HELD
 
 
 def claim_report_lines(rows: list[dict[str, Any]], registry: dict) -> list[str]:
@@ -17,20 +16,28 @@ def claim_report_lines(rows: list[dict[str, Any]], registry: dict) -> list[str]:
     order = list(registry)
     ids = sorted(by_claim, key=lambda c: order.index(c) if c in order else len(order))
     lines = []
-    totals: dict[str, int] = defaultdict(int)
+    totals: Counter[str] = Counter()
     for cid in ids:
         rs = by_claim[cid]
-        outcome = claim_outcome(rs)
-        totals[outcome] += 1
-        n_pass, n_fail, n_skip = outcome_counts(rs)
+        status = status_of(r["outcome"] for r in rs)
+        totals[status] += 1
+        n = Counter(r["outcome"] for r in rs)
+        held, broken = sum(n[o] for o in HELD), sum(n[o] for o in BROKEN)
         statement = registry[cid].statement if cid in registry else "(not in the registry)"
-        lines.append(f"{SYMBOL[outcome]} {cid:<11} {n_pass:>3} passed {n_fail:>2} failed {n_skip:>3} skipped  {statement}")
+        extra = "".join(f" {n[o]:>2} {w}" for o, w in (("fixed", "fixed"), ("n/a", "n/a")) if n[o])
+        lines.append(
+            f"{STATUSES[status].word} {cid:<{15 - len(STATUSES[status].word)}} {held:>3} passed {broken:>2} failed {n['skipped']:>3} skipped{extra}  {statement}"
+        )
         for r in rs:
-            if r["outcome"] in BROKEN and r.get("message"):
-                first = r["message"].strip().splitlines()[0] if r["message"].strip() else ""
-                lines.append(f"       {r['nodeid']}: {first}")
-    lines.append(
-        f"claims: {totals['pass']} hold, {totals['fail']} fail, {totals['skip']} skipped everywhere "
-        f"({len(ids)} claims, {len(rows)} tests)"
-    )
+            if r["outcome"] in BROKEN or r["outcome"] == "fixed":
+                lines.append(f"       {r['nodeid']}: {first_line(r.get('message')) or r['outcome']}")
+            elif r["outcome"] == "n/a" and status == "n/a":
+                lines.append(f"       {r['nodeid']}: n/a: {first_line(r.get('reason'))}")
+    parts = [f"{totals['pass']} hold", f"{totals['fail']} fail"]
+    if totals["fixed"]:
+        parts.append(f"{totals['fixed']} hazard(s) fixed")
+    if totals["n/a"]:
+        parts.append(f"{totals['n/a']} n/a everywhere")
+    parts.append(f"{totals['skip']} skipped everywhere")
+    lines.append(f"claims: {', '.join(parts)} ({len(ids)} claims, {len(rows)} tests)")
     return lines

@@ -1,12 +1,16 @@
 """The results file: what one run of the claims observed, as JSON.
 
-The schema is documented in ``docs/results-schema.md``.  Loading validates the
-document and turns every problem into a :class:`ResultsError` with one clear line.
+The schema (version 2) is the JSON Schema ``spec/schemas/results-v2.json``, documented in
+``docs/results-schema.md``.  Loading validates every document against it (with ``jsonschema``)
+and turns every problem into a :class:`ResultsError` with one clear line.  Version 1 documents
+(written before execution modes, hazards and n/a existed) are upgraded in memory on load:
+see :func:`upgrade_v1`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -14,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "autograd-spec/results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / f"results-v{SCHEMA_VERSION}.json"
 OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed", "n/a", "fixed")
 #: Test outcomes under which a claim holds, and under which it is broken.
 HELD = frozenset({"passed", "xfailed"})
 BROKEN = frozenset({"failed", "error", "xpassed"})
+#: A hazard whose wrong value is gone (welcome, not a regression), and outcomes that verified nothing.
+FIXED = frozenset({"fixed"})
+UNVERIFIED = frozenset({"skipped", "n/a"})
 
 
 class ResultsError(ValueError):
@@ -93,8 +101,29 @@ def write(doc: dict[str, Any], path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:
-    """Load and validate one results file."""
+    """Load and validate one results file (a version 1 file is upgraded to version 2 in memory).
+
+    A file loaded before, unchanged since, is not validated again: the document returned is
+    the same object, so treat it as read-only.
+    """
     path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    doc = _load(path)
+    if key is not None:
+        _LOADED[key] = doc
+    return doc
+
+
+_LOADED: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
+def _load(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ResultsError(f"{path}: no such file")
     if path.is_dir():
@@ -107,40 +136,153 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not a results file (invalid JSON: {exc.msg} at line {exc.lineno})") from None
-    validate(doc, str(path))
+    doc = validate(doc, str(path))
     doc["_path"] = str(path)
     return doc
 
 
-def validate(doc: Any, where: str) -> None:
+@functools.cache
+def _validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _where(error) -> str:
+    parts = []
+    for p in error.absolute_path:
+        parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
+    return "".join(parts) or "the document"
+
+
+def validate(doc: Any, where: str) -> dict[str, Any]:
+    """Check ``doc`` against the schema; returns it as version 2 (upgrading a version 1 document)."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ResultsError(f"{where}: not an autograd-spec results file (no \"schema\": \"{SCHEMA}\")")
     version = doc.get("schema_version")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise ResultsError(f"{where}: schema_version is missing or not an integer")
     if version > SCHEMA_VERSION:
         raise ResultsError(
             f"{where}: schema version {version} is newer than this autograd-spec understands ({SCHEMA_VERSION}); upgrade it"
         )
-    for key in ("torch", "devices", "claims", "tests"):
-        if key not in doc:
-            raise ResultsError(f"{where}: results file lacks {key!r}")
-    if not isinstance(doc["tests"], list):
-        raise ResultsError(f"{where}: 'tests' must be a list")
+    if version < 1:
+        raise ResultsError(f"{where}: schema version {version} does not exist")
+    if version == 1:
+        for key in ("torch", "devices", "claims", "tests"):
+            if key not in doc:
+                raise ResultsError(f"{where}: results file lacks {key!r}")
+        if not isinstance(doc["tests"], list) or not all(isinstance(r, dict) for r in doc["tests"]):
+            raise ResultsError(f"{where}: 'tests' must be a list of objects")
+        doc = upgrade_v1(doc)
+    error = next(iter(sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))), None)
+    if error is not None:
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
+        raise ResultsError(f"{where}: not a valid results file (schema v{SCHEMA_VERSION}): at {_where(error)}: {message}")
+    absent = {name for name, info in doc["devices"].items() if not info["present"]}
     for i, row in enumerate(doc["tests"]):
-        if not isinstance(row, dict) or not {"nodeid", "claim", "params", "outcome"} <= set(row):
-            raise ResultsError(f"{where}: test entry {i} lacks nodeid, claim, params or outcome")
-        if row["outcome"] not in OUTCOMES:
-            raise ResultsError(f"{where}: test entry {i} has unknown outcome {row['outcome']!r}")
+        if row["outcome"] in UNVERIFIED and not isinstance(row["reason"], str):
+            raise ResultsError(f"{where}: test entry {i} ({row['nodeid']}) is {row['outcome']} without a reason")
+        if row["params"].get("device") in absent:
+            raise ResultsError(
+                f"{where}: test entry {i} ({row['nodeid']}) runs on {row['params']['device']}, which the header says is absent"
+            )
+    return doc
 
 
-def load_many(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
+def upgrade_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """A schema version 1 document as version 2, in memory.
+
+    Version 1 knew neither execution modes, hazards, n/a nor the failure kind, and wrote a
+    skipped row for every test of an absent device.  The upgrade drops the rows of devices the
+    header says are absent (their absence stays recorded once, in ``devices``), gives every row
+    ``mode: "eager"`` (the only mode there was), the claim's kind from the registry (``"rule"``
+    for claims it does not know) and ``failure: null``, and fills the header fields version 2
+    added (``modes``: eager only; ``import_warnings``: none; ``selection.partial`` from the
+    selection).  Nothing is written back.
+    """
+    try:
+        from spec.claims import registry
+
+        known = registry()
+    except Exception:  # noqa: BLE001 - a broken suite must not make old results unreadable
+        known = {}
+    doc = dict(doc)
+    devices = doc.get("devices") if isinstance(doc.get("devices"), dict) else {}
+    absent = {name for name, info in devices.items() if isinstance(info, dict) and info.get("present") is False}
+    rows = []
+    for row in doc["tests"]:
+        params = dict(row.get("params") or {}) if isinstance(row.get("params"), dict) else row.get("params")
+        if isinstance(params, dict):
+            if params.get("device") in absent:
+                continue
+            params.setdefault("mode", "eager")
+        claim_id = row.get("claim")
+        new = {
+            "nodeid": row.get("nodeid"),
+            "claim": claim_id,
+            "kind": known[claim_id].kind if claim_id in known else "rule",
+            "params": params,
+            "outcome": row.get("outcome"),
+            "reason": row.get("reason"),
+            "message": row.get("message"),
+            "failure": None,
+            "duration": row.get("duration", 0.0),
+            "observations": row.get("observations") or [],
+            "expectations": row.get("expectations") or [],
+        }
+        if new["outcome"] == "skipped" and new["reason"] is None:
+            new["reason"] = "no reason given"
+        rows.append(new)
+    doc["tests"] = rows
+    claims = {}
+    for cid, meta in (doc.get("claims") or {}).items():
+        meta = dict(meta) if isinstance(meta, dict) else {}
+        c = known.get(cid)
+        claims[cid] = {
+            "statement": meta.get("statement"),
+            "section": meta.get("section"),
+            "kind": meta.get("kind") or (c.kind if c else "rule"),
+            "ref": meta.get("ref", c.ref if c else None),
+        }
+    doc["claims"] = claims
+    doc.setdefault("python", "?")
+    doc.setdefault("platform", "?")
+    doc["modes"] = {"eager": {"available": True, "detail": "schema v1: every test ran eagerly"}}
+    doc.setdefault("import_warnings", [])
+    selection = dict(doc.get("selection") or {})
+    selection.setdefault("modes", None)
+    selection.setdefault("partial", bool(selection.get("claims") or selection.get("dtypes")))
+    doc["selection"] = selection
+    doc["schema_version"] = SCHEMA_VERSION
+    doc["_upgraded_from"] = 1
+    return doc
+
+
+def is_partial(doc: dict[str, Any]) -> bool:
+    """Whether a run selected less than the whole suite (--claim, --dtype, -k, a node ID ...)."""
+    selection = doc.get("selection") or {}
+    if "partial" in selection:
+        return bool(selection["partial"])
+    return any(selection.get(k) for k in ("claims", "dtypes"))
+
+
+def results_files(path: Path, recursive: bool = False) -> list[Path]:
+    """The ``*.json`` files of a folder, sorted (``recursive``: in its subfolders too)."""
+    pattern = "**/*.json" if recursive else "*.json"
+    return sorted(f for f in path.glob(pattern) if f.is_file())
+
+
+def load_many(paths: list[str | os.PathLike], recursive: bool = False) -> list[dict[str, Any]]:
     """Load results from files and folders (a folder contributes every ``*.json`` in it)."""
     docs = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files = sorted(f for f in p.glob("*.json") if f.is_file())
+            files = results_files(p, recursive)
             if not files:
                 raise ResultsError(f"{p}: folder holds no results files (*.json)")
             docs.extend(load(f) for f in files)
@@ -152,19 +294,14 @@ def load_many(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
 
 
 def outcome_counts(rows: list[dict[str, Any]]) -> tuple[int, int, int]:
-    """How many of the rows held, broke, and were skipped."""
+    """How many of the rows held, broke, and neither (skipped, n/a, hazard fixed)."""
     held = sum(r["outcome"] in HELD for r in rows)
     broken = sum(r["outcome"] in BROKEN for r in rows)
     return held, broken, len(rows) - held - broken
 
 
 def claim_outcome(rows: list[dict[str, Any]]) -> str:
-    """One claim's outcome over its test rows: fail beats pass beats skip."""
-    held, broken, _ = outcome_counts(rows)
-    if broken:
-        return "fail"
-    if held:
-        return "pass"
-    return "skip"
+    """One claim's status over its test rows (see :func:`spec.aggregate.status_of`, the one definition)."""
+    from spec.aggregate import status_of
 
-
+    return status_of(r["outcome"] for r in rows)

@@ -27,8 +27,8 @@ MATRIX_RESULTS = ROOT / "docs" / "matrix" / "results"
 
 
 def results_doc(release: str, rows: list[dict], *, build: str = "cpu", cuda_present: bool = False, label=None) -> dict:
-    """A minimal valid results document for torch ``release``."""
-    claims = {r["claim"]: {"statement": None, "section": None} for r in rows}
+    """A minimal valid results document (schema version 2) for torch ``release``."""
+    claims = {r["claim"]: {"statement": None, "section": None, "kind": r["kind"], "ref": None} for r in rows}
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -44,7 +44,8 @@ def results_doc(release: str, rows: list[dict], *, build: str = "cpu", cuda_pres
             "cuda": {"present": cuda_present, "detail": "GPU" if cuda_present else "cuda absent: no CUDA GPU is visible"},
             "mps": {"present": False, "detail": "mps absent"},
         },
-        "selection": {"devices": None, "dtypes": None, "claims": None},
+        "modes": {"eager": {"available": True, "detail": "plain PyTorch"}},
+        "selection": {"devices": None, "dtypes": None, "modes": None, "claims": None, "partial": False, "args": []},
         "exitstatus": 0,
         "wall_seconds": 1.0,
         "claims": claims,
@@ -52,25 +53,32 @@ def results_doc(release: str, rows: list[dict], *, build: str = "cpu", cuda_pres
     }
 
 
-def row(claim_id: str, device: str | None, outcome: str, *, observed=True, expected=True, reason=None, message=None, name="flag") -> dict:
+def row(claim_id: str, device: str | None, outcome: str, *, observed=True, expected=True, reason=None, message=None,
+        name="flag", mode="eager", kind="rule", verdict=None) -> dict:
     params = {"device": device, "dtype": "float32"} if device else {}
+    params["mode"] = mode
     ok = outcome != "failed"
-    suffix = f"[{device}-float32]" if device else ""
+    suffix = f"[{device}-float32-{mode}]" if device else f"[{mode}]"
+    obs = {"name": name, "observed": observed, "expected": expected, "ok": ok}
+    if verdict:
+        obs["hazard"] = verdict
     return {
         "nodeid": f"spec/suite/test_x.py::test_{claim_id.lower().replace('-', '_')}{suffix}",
         "claim": claim_id,
+        "kind": kind,
         "params": params,
         "outcome": outcome,
         "reason": reason,
         "duration": 0.001,
-        "observations": [] if outcome == "skipped" else [{"name": name, "observed": observed, "expected": expected, "ok": ok}],
+        "observations": [] if outcome == "skipped" else [obs],
         "expectations": [],
         "message": message,
+        "failure": None,
     }
 
 
 def synthetic_results(tmp_path: Path, failing: str | None = None) -> list[Path]:
-    """Two torch versions, every registered claim: cpu passes, cuda is skipped; ``failing`` fails on the older cpu."""
+    """Two torch versions, every registered claim passes on cpu (cuda absent); ``failing`` fails on the older one."""
     paths = []
     for release in ("2.0.1", "2.13.0"):
         rows = []
@@ -79,7 +87,6 @@ def synthetic_results(tmp_path: Path, failing: str | None = None) -> list[Path]:
                 rows.append(row(cid, "cpu", "failed", observed=False, message=f"ClaimCheckFailed: {cid} flag: expected True, observed False"))
             else:
                 rows.append(row(cid, "cpu", "passed"))
-            rows.append(row(cid, "cuda", "skipped", reason="cuda absent: no CUDA GPU is visible"))
         path = tmp_path / f"torch-{release}.json"
         path.write_text(json.dumps(results_doc(release, rows)), encoding="utf-8")
         paths.append(path)
@@ -166,8 +173,8 @@ def test_book_lists_every_claim_with_all_its_parts(jinja, tmp_path):
         for t in c.tests:
             assert f"\n```python\n{t.source}\n```\n" in md, f"{cid}: {t.name}'s source is not embedded verbatim"
             assert t.source in html_code, f"{cid}: {t.name}'s source is not in the HTML book"
-        assert "| 2.0.1 (cpu) | ✅ pass 1/1 | ⏭ skip |" in md, f"{cid}: no status table"
-        assert "cuda on torch 2.0.1, 2.13.0: cuda absent: no CUDA GPU is visible" in md
+        assert "| torch | cpu eager |\n|---|---|\n| 2.0.1 (cpu) | ✅ pass 1/1 |\n" in md, f"{cid}: no status table"
+        assert "cuda" not in md.split(f"## {cid}\n", 1)[1].split("### Observed")[0], f"{cid}: an absent device is not a column"
         assert f'<article class="claim" id="{cid}" data-id="{cid}"' in page
         assert f'<p class="statement">{c.statement}</p>' in html.unescape(page)
     for name in SECTION_NAMES:
@@ -180,9 +187,9 @@ def test_a_failure_shows_where_and_why(jinja, tmp_path):
     files = docs.build_book(synthetic_results(tmp_path, failing=cid))
     md = files[f"sections/{docs.slug(registry()[cid].section)}.md"]
     assert "**Status:** ❌ fails" in md.split(f"## {cid}\n", 1)[1]
-    assert "| 2.0.1 (cpu) | ❌ fail 1/1 | ⏭ skip |" in md
-    assert f"`ClaimCheckFailed: {cid} flag: expected True, observed False`" in md
-    assert "❌ observed `False`, expected `True` (1 run; torch 2.0.1)" in md
+    assert "| 2.0.1 (cpu) | ❌ fail 1/1 |" in md
+    assert f"- ❌ fails: ClaimCheckFailed: {cid} flag: expected True, observed False (cpu eager on torch 2.0.1)" in md
+    assert "❌ observed `False`, expected `True` (1 test; torch 2.0.1)" in md
     assert f'id="{cid}" data-id="{cid}" data-section="{docs.slug(registry()[cid].section)}" data-status="fail"' in files["index.html"]
 
 
@@ -200,15 +207,113 @@ def test_version_gated_changes_are_shown_with_their_reference(jinja, tmp_path):
     r_new["expectations"] = [{"key": "DEMO-001/message", "branch": ">=2.4", "expected": "new text"}]
     for release, r in (("2.0.1", r_old), ("2.13.0", r_new)):
         (tmp_path / f"{release}.json").write_text(json.dumps(results_doc(release, [r])), encoding="utf-8")
-    files = docs.build_book([tmp_path], registry={"DEMO-001": demo}, explanations={"DEMO-001": "Because."})
+    files = docs.build_book([tmp_path], registry={"DEMO-001": demo}, explanations={"DEMO-001": "Because."}, mutants=None)
     md = files["sections/leaf-tensors.md"]
     assert (
         "- `message` changed between torch 2.3.1 and 2.4.1 ([pytorch/pytorch#1](https://github.com/pytorch/pytorch/pull/1)):"
         in md
     )
+    assert "| 2.0.1 (cpu) | ✅ pass 1/1 |\n| 2.13.0 (cpu) | ✅ pass 1/1 |" in md  # 2.4.1 not among the runs: no 🔄
     assert "  - torch `<2.4`: `old text` (applied in these results to 2.0.1)" in md
     assert "  - torch `>=2.4`: `new text` (applied in these results to 2.13.0)" in md
     assert '<a href="https://github.com/pytorch/pytorch/pull/1">pytorch/pytorch#1</a>' in files["index.html"]
+
+
+def demo(cid: str = "DEMO-001", kind: str = "rule") -> Claim:
+    return Claim(
+        cid,
+        f"A demo claim {cid}.",
+        "Leaf tensors",
+        kind=kind,
+        ref="https://github.com/pytorch/pytorch/issues/7" if kind == "hazard" else None,
+        tests=[claims_module.TestRef("spec/suite/test_demo.py", "test_demo", 3, "def test_demo(check):\n    pass")],
+    )
+
+
+def demo_book(tmp_path: Path, runs: dict[str, list[dict]], claims: list[Claim], mutants=None) -> dict[str, str]:
+    for release, rows in runs.items():
+        (tmp_path / f"{release}.json").write_text(json.dumps(results_doc(release, rows)), encoding="utf-8")
+    return docs.build_book([tmp_path], registry={c.id: c for c in claims}, explanations={c.id: "Because." for c in claims},
+                           mutants=mutants)
+
+
+def test_n_a_is_shown_as_n_a_with_its_reason_never_as_pass(jinja, tmp_path):
+    why = "torch.autograd.grad has no materialize_grads before torch 2.1"
+    files = demo_book(tmp_path, {
+        "2.0.1": [row("DEMO-001", "cpu", "n/a", reason=why), row("DEMO-002", "cpu", "n/a", reason=why)],
+        "2.1.2": [row("DEMO-001", "cpu", "passed"), row("DEMO-002", "cpu", "n/a", reason=why)],
+    }, [demo("DEMO-001"), demo("DEMO-002")])
+    md = files["sections/leaf-tensors.md"]
+    one, two = md.split("## DEMO-002\n")
+    assert "| 2.0.1 (cpu) | ➖ n/a |\n| 2.1.2 (cpu) | ✅ pass 1/1 |" in one
+    assert f"- ➖ n/a: {docs.md_text(why)} (cpu eager on torch 2.0.1)" in one
+    assert "**Status:** ➖ n/a" in two and "✅" not in two.split("### Observed")[0]
+    assert "| [DEMO-002](sections/leaf-tensors.md#DEMO-002) | A demo claim DEMO-002. | ➖ n/a |" in files["README.md"]
+    page = files["index.html"]
+    assert 'data-id="DEMO-002" data-section="leaf-tensors" data-status="n/a"' in page
+    assert '<td class="st-na" title="1 n/a: ' in page and 'button type="button" class="chip st-na" data-status="n/a"' in page
+
+
+def test_versions_are_ordered_as_versions_and_modes_are_columns(jinja, tmp_path):
+    rows = [row("DEMO-001", "cpu", "passed"), row("DEMO-001", "cpu", "passed", mode="func")]
+    files = demo_book(tmp_path, {"2.10.0": rows, "2.9.1": rows}, [demo()])
+    md = files["sections/leaf-tensors.md"]
+    assert "| torch | cpu eager | cpu func |\n|---|---|---|\n| 2.9.1 (cpu) | ✅ pass 1/1 | ✅ pass 1/1 |\n| 2.10.0 (cpu) |" in md
+    assert "<th>cpu eager</th><th>cpu func</th>" in files["index.html"]
+
+
+def test_claims_without_a_device_are_any_device(jinja, tmp_path):
+    files = demo_book(tmp_path, {"2.13.0": [row("DEMO-001", None, "passed")]}, [demo()])
+    md = files["sections/leaf-tensors.md"]
+    assert "| torch | any device eager |\n|---|---|\n| 2.13.0 (cpu) | ✅ pass 1/1 |" in md
+
+
+def test_hazards_have_a_page_with_truth_observed_and_fixed(jinja, tmp_path):
+    expected = {"hazard": [2.0], "truth": [1.0], "present": True}
+    wrong = {"tensor": [2.0], "dtype": "float32", "shape": [1]}
+    right = {"tensor": [1.0], "dtype": "float32", "shape": [1]}
+    files = demo_book(tmp_path, {
+        "2.9.1": [row("HZ-001", "cpu", "passed", kind="hazard", name="a.grad", observed=wrong, expected=expected, verdict="present")],
+        "2.10.0": [dict(row("HZ-001", "cpu", "fixed", kind="hazard", name="a.grad", observed=right, expected=expected, verdict="fixed",
+                            message="hazard fixed in torch 2.10.0: a.grad is now [1.0], the true value"),
+                        failure={"kind": "hazard-fixed", "check": "a.grad"})],
+    }, [demo(), demo("HZ-001", kind="hazard")])
+    page = files["sections/hazards.md"]
+    assert "## [HZ-001](leaf-tensors.md#HZ-001): 🩹 hazard fixed" in page
+    assert "DEMO-001" not in page  # rules are not hazards
+    assert "| 2.9.1 (cpu) | ✅ pass 1/1 |\n| 2.10.0 (cpu) | 🩹 fixed 1/1 |" in page
+    assert "- 🩹 hazard fixed: hazard fixed in torch 2.10.0: a.grad is now \\[1.0\\], the true value (cpu eager on torch 2.10.0)" in page
+    assert "- **a.grad**: the truth is `[1.0]`; the hazard gives `[2.0]`." in page
+    assert "  - observed `tensor [1.0] (shape [1])` (fixed) (1 test; torch 2.10.0)" in page
+    assert "  - observed `tensor [2.0] (shape [1])` (present) (1 test; torch 2.9.1)" in page
+    assert "Upstream: [pytorch/pytorch#7](https://github.com/pytorch/pytorch/issues/7)" in page
+    assert "[Hazards](sections/hazards.md) (1)" in files["README.md"]
+    html_page = files["index.html"]
+    assert '<a href="#hazards">Hazards (1)</a>' in html_page and '<section class="sec" id="hazards">' in html_page
+    assert len(re.findall(r'(?<![\w-])id="HZ-001"', html_page)) == 1  # one anchor per ID: the claim's article
+    assert 'data-id="HZ-001" data-section="leaf-tensors" data-status="fixed"' in html_page
+
+
+def test_each_claim_lists_the_mutants_that_turn_it_red(jinja, tmp_path):
+    runs = {"2.13.0": [row("DEMO-001", "cpu", "passed"), row("DEMO-002", "cpu", "passed")]}
+    claims = [demo(), demo("DEMO-002")]
+    files = demo_book(tmp_path, runs, claims, mutants={"DEMO-001": [{"name": "flip_leaf", "doc": "is_leaf answers False."}]})
+    md = files["sections/leaf-tensors.md"]
+    one, two = md.split("## DEMO-002\n")
+    assert "### What would turn it red\n\n- `flip_leaf`: is\\_leaf answers False." in one or (
+        "### What would turn it red\n\n- `flip_leaf`: is_leaf answers False." in one
+    )
+    assert "No mutant of torch in the sensitivity proof turns this claim red." in two
+    assert "<h4>What would turn it red</h4>" in files["index.html"] and "<code>flip_leaf</code>" in files["index.html"]
+    without = demo_book(tmp_path, runs, claims, mutants=None)
+    assert "turn it red" not in "".join(without.values())
+
+
+def test_one_anchor_spelling_per_id(jinja, tmp_path):
+    files = demo_book(tmp_path, {"2.13.0": [row("DEMO-001", "cpu", "passed")]}, [demo()])
+    text = "".join(files.values())
+    assert 'id="claim-DEMO-001"' not in text and '#demo-001' not in text and 'id="demo-001"' not in text
+    assert '<a id="DEMO-001"></a>' in files["sections/leaf-tensors.md"]
 
 
 def test_claims_without_results_are_marked_not_run(jinja, tmp_path):
