@@ -1,0 +1,679 @@
+"""Execution modes, "torch.compile": which autograd rules carry over into code compiled with torch.compile, and
+which do not (a compiled region's backward is one opaque node that cannot be differentiated again).
+
+Each test runs once per execution mode (``@modes``): the eager row states what plain PyTorch does, the
+``aot_eager`` and ``inductor`` rows what ``torch.compile`` does with those backends.  Where the two differ, the
+expectation is a per-mode dict beside the test.  Compiled rows are opt-in (``--mode all``); only a few tests run
+with inductor, whose first compile in a process takes tens of seconds on a CPU.
+"""
+
+import pytest
+import torch
+
+import spec.modes
+from spec import by_version, claim, dtypes
+from spec.check import tolerating
+from spec.claims import modes
+from spec.suite.support import LAZY_IMPORT, SECOND_TIME
+
+#: The error a compiled region's backward raises when it is differentiated again (pytorch#92348, torch 2.0).
+DOUBLE_BACKWARD = r"torch\.compile with aot_autograd does not currently support double backward"
+COMPILED_NODE = r"^CompiledFunctionBackward$"
+
+#: Differentiating a compiled network's input gradient again (u_xx of a PINN): what the second autograd.grad
+#: says.  torch 2.4 lost the graph of u_x (no grad_fn), 2.8 and 2.13 lost its edge to x and blame an unused
+#: input, and since the fix of pytorch#181581 (#181606) torch says what is wrong.
+UXX_COMPILED_MESSAGE = by_version(
+    "COMP-010/second autograd.grad through a compiled network",
+    {
+        "<2.5": r"element 0 of tensors does not require grad and does not have a grad_fn",
+        ">=2.5,<2.15": r"appears to not have been used in the graph\. Set allow_unused=True",
+        ">=2.15": r"torch\.compile with aot_autograd does not currently support double backward",
+    },
+    ref="https://github.com/pytorch/pytorch/pull/181606",
+    note="issue https://github.com/pytorch/pytorch/issues/181581; observed on 2.4.1, 2.8.0, 2.13.0 and 2.15.0; "
+    "the 2.4/2.8 boundary (2.5-2.7) is unconfirmed",
+)
+#: HZ-040/041/042: the silent zeros (pytorch#181581) were turned into the DOUBLE_BACKWARD error by #181606.
+#: torch 2.4 raised for u_xx (see UXX_COMPILED_MESSAGE) but already returned a zero Hessian.
+SILENT_UXX = by_version(
+    "HZ-040/u_xx through a compiled network is silently zero",
+    {"<2.5": False, ">=2.5,<2.15": True, ">=2.15": False},
+    ref="https://github.com/pytorch/pytorch/pull/181606",
+    note="issue https://github.com/pytorch/pytorch/issues/181581; present on 2.8.0 and 2.13.0, absent (an error) "
+    "on 2.4.1 and 2.15.0; 2.5-2.7 and 2.14 not run here (unconfirmed)",
+)
+SILENT_UXX_NONE = by_version(
+    "HZ-041/u_xx through a compiled network is silently None",
+    {"<2.5": False, ">=2.5,<2.15": True, ">=2.15": False},
+    ref="https://github.com/pytorch/pytorch/pull/181606",
+    note="issue https://github.com/pytorch/pytorch/issues/181581; present on 2.8.0 and 2.13.0, absent (an error) "
+    "on 2.4.1 and 2.15.0; 2.5-2.7 and 2.14 not run here (unconfirmed)",
+)
+ZERO_HESSIAN = by_version(
+    "HZ-042/autograd.functional.hessian inside a compiled function is zero",
+    {"<2.15": True, ">=2.15": False},
+    ref="https://github.com/pytorch/pytorch/pull/181606",
+    note="issue https://github.com/pytorch/pytorch/issues/181581; present on 2.4.1, 2.8.0 and 2.13.0, an error on "
+    "2.15.0; 2.0-2.3 untested here (torch 2.0.1 has no torch.compile on Python 3.11)",
+)
+#: HZ-043: AOTAutograd dropped the in-place update of a 0-dim float64 graph input.
+DROPPED_MUTATION = by_version(
+    "HZ-043/in-place update of a 0-dim float64 input is dropped",
+    {"<2.5": False, ">=2.5,<2.15": True, ">=2.15": False},
+    ref="https://github.com/pytorch/pytorch/issues/195422",
+    note="unconfirmed: no upstream issue for the 0-dim float64 case was found (the reference is the closest one, "
+    "a dropped input mutation); present on 2.8.0 and 2.13.0, absent on 2.4.1 and 2.15.0, other versions not run",
+)
+#: autograd.grad's materialize_grads keyword arrived in torch 2.1 (UNUSED-003).
+MATERIALIZE_GRADS = by_version(
+    "HZ-040/autograd.grad has materialize_grads",
+    {"<2.1": False, ">=2.1": True},
+    ref="https://github.com/pytorch/pytorch/pull/97015",
+)
+#: torch._dynamo.config.trace_autograd_ops (default False) arrived with pytorch#169493.
+TRACE_AUTOGRAD_OPS = by_version(
+    "COMP-013/torch._dynamo.config.trace_autograd_ops exists",
+    {"<2.11": False, ">=2.11": True},
+    ref="https://github.com/pytorch/pytorch/pull/169493",
+    note="absent on 2.4.1 and 2.8.0, present on 2.13.0 and 2.15.0; the PR merged in December 2025, so 2.11 is "
+    "assumed as its first release (2.9-2.12 not run here, unconfirmed)",
+)
+#: Tensor.retain_grad() inside a compiled region: torch 2.4 compiled it into nothing (the .grad stays None);
+#: later Dynamo refuses it ("does not work with AOTDispatcher"), a graph break, or an error under fullgraph.
+RETAIN_GRAD_FULLGRAPH = by_version(
+    "COMP-011/retain_grad() under fullgraph=True",
+    {"<2.5": "compiles", ">=2.5": r"retain_grad\(\)"},
+    ref="https://github.com/pytorch/pytorch/issues/114950",
+    note="unconfirmed reference; compiles on 2.4.1, Unsupported on 2.8.0, 2.13.0 and 2.15.0 (2.5-2.7 not run)",
+)
+#: torch.func transforms inside a fullgraph compile: torch 2.4's Dynamo could not trace functional_call of a
+#: module under vmap(grad(...)).
+FUNC_FULLGRAPH = by_version(
+    "COMP-015/torch.func PINN loss under fullgraph=True",
+    {"<2.5": r"^Unsupported: ", ">=2.5": "returned"},
+    ref="https://github.com/pytorch/pytorch/issues/94851",
+    note="unconfirmed boundary: fails on 2.4.1, compiles on 2.8.0, 2.13.0 and 2.15.0 (2.5-2.7 not run)",
+)
+
+#: What each mode does for the same code (the eager row is the reference the compiled rows are compared to).
+GRAD_FN_NAME = {"eager": r"^MulBackward0$", "aot_eager": COMPILED_NODE, "inductor": COMPILED_NODE}
+SAVED_NOTHING_TWICE = {"eager": "accumulates", "aot_eager": SECOND_TIME, "inductor": SECOND_TIME}
+SECOND_DERIVATIVE = {"eager": "returns 18", "aot_eager": DOUBLE_BACKWARD, "inductor": DOUBLE_BACKWARD}
+NON_LEAF_GRAD_START = r"The \.grad attribute of a Tensor that is not a leaf Tensor is being accessed"
+INPLACE_ON_LEAF = r"a leaf Variable that requires grad is being used in an in-place operation"
+INPLACE_ERROR_TYPE = {"eager": r"^RuntimeError$", "aot_eager": r"^TorchRuntimeError$", "inductor": r"^TorchRuntimeError$"}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_lazy_import():
+    """Importing torch._dynamo may warn about torch.jit.script (no claim here is about it)."""
+    with tolerating(Warning, LAZY_IMPORT):
+        yield
+
+
+def cube(x):
+    return x * x * x
+
+
+def cube_and_sine(x):
+    """The function of the inductor rows: one graph for all of them, so inductor compiles it once per process
+    (and not at all with a warm FX graph cache)."""
+    return x * x * x, x.sin()
+
+
+def what(fn):
+    """``"returned"`` or ``"<ExceptionType>: <message>"``, plus the value (None after an exception)."""
+    from spec.check import message_text
+
+    try:
+        return "returned", fn()
+    except Exception as exc:  # noqa: BLE001 - the outcome is the observation
+        return f"{type(exc).__name__}: {message_text(exc)}", None
+
+
+def mlp(device, dtype):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).to(device, dtype)
+
+
+def mlp_points(device, dtype):
+    return torch.linspace(0.0, 1.0, 5, device=device, dtype=dtype).reshape(-1, 1).requires_grad_()
+
+
+def eager_uxx(net, x):
+    (ux,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+    (uxx,) = torch.autograd.grad(ux.sum(), x)
+    return uxx
+
+
+# ---------------------------------------------------------------------------------- what carries over
+
+
+@claim(
+    "COMP-001",
+    "Under torch.compile the leaf and requires_grad rules hold: y = x*x*x of a leaf x = 3 that requires grad "
+    "requires grad and is not a leaf, x stays a leaf, and y.backward() fills x.grad with 27, as in eager.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager", "inductor")
+@dtypes("float64")
+def test_compiled_output_follows_leaf_rules(mode, device, dtype, check):
+    f = spec.modes.compiled(cube_and_sine, mode)
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+
+    y, _ = check.works("y, _ = f(x)", lambda: f(x))
+    check.tensor("y", y, 27.0, dtype=dtype, device=device)
+    check.flags("y", y, requires_grad=True, is_leaf=False, grad_fn=True)
+    y.backward()
+    check.flags("x", x, requires_grad=True, is_leaf=True, grad_fn=None)
+    check.tensor("x.grad", x.grad, 27.0, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-002",
+    "Under torch.compile every output of the compiled region has one CompiledFunctionBackward node as its grad_fn, "
+    "whose next function is the input's AccumulateGrad, where eager records one node per operation (MulBackward0).",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager", "inductor")
+@dtypes("float64")
+def test_compiled_region_is_one_backward_node(mode, device, dtype, check):
+    f = spec.modes.compiled(cube_and_sine, mode)
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+
+    y, s = check.works("y, s = f(x)", lambda: f(x))
+    check.matches("type(y.grad_fn).__name__", type(y.grad_fn).__name__, GRAD_FN_NAME[mode])
+    if mode == "eager":
+        check.matches("type(s.grad_fn).__name__", type(s.grad_fn).__name__, r"^SinBackward0$")
+        return
+    check.matches("type(s.grad_fn).__name__", type(s.grad_fn).__name__, COMPILED_NODE)
+    check.true("y and s share one grad_fn node", y.grad_fn is s.grad_fn)
+    nexts = [type(fn).__name__ for fn, _ in y.grad_fn.next_functions]
+    check.equal("its next functions", nexts, ["AccumulateGrad"])
+    check.true("... the AccumulateGrad of x", y.grad_fn.next_functions[0][0].variable is x)
+
+
+@claim(
+    "COMP-003",
+    "Under torch.compile .grad accumulates across backward calls: two y.backward(retain_graph=True) for the "
+    "compiled y = x*x*x at x = 3 leave x.grad at 27 and then 54.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_grad_accumulates(mode, device, dtype, check):
+    f = spec.modes.compiled(cube, mode)
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+
+    y = check.works("y = f(x)", lambda: f(x))
+    y.backward(retain_graph=True)
+    check.tensor("x.grad after one backward", x.grad, 27.0, dtype=dtype, device=device)
+    check.works("y.backward() again", lambda: y.backward(retain_graph=True))
+    check.tensor("x.grad after two", x.grad, 54.0, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-004",
+    "Under torch.compile a second backward through a compiled region that saved tensors raises 'Trying to backward "
+    "through the graph a second time' unless the first kept the graph with retain_graph=True, as in eager.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_second_backward_needs_retain_graph(mode, device, dtype, check):
+    f = spec.modes.compiled(cube, mode)
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+
+    y = check.works("y = f(x)", lambda: f(x))
+    y.backward()
+    with check.raises("y.backward() a second time", RuntimeError, SECOND_TIME):
+        y.backward()
+    check.tensor("x.grad (the first backward only)", x.grad, 27.0, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-005",
+    "Under torch.compile a second backward raises even when the region saved nothing: for y = x + 1 eager lets "
+    "y.backward() run twice and accumulates x.grad to 2, the compiled y raises 'Trying to backward through the "
+    "graph a second time'.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_graph_that_saved_nothing_is_freed(mode, device, dtype, check):
+    f = spec.modes.compiled(lambda x: x + 1, mode)
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+
+    y = check.works("y = f(x)", lambda: f(x))
+    y.backward()
+    outcome, _ = what(y.backward)
+    expected = SAVED_NOTHING_TWICE[mode]
+    if expected == "accumulates":
+        check.equal("y.backward() a second time", outcome, "returned")
+        check.tensor("x.grad after two backward calls", x.grad, 2.0, dtype=dtype, device=device)
+    else:
+        check.matches("y.backward() a second time", outcome, expected)
+        check.tensor("x.grad (the first backward only)", x.grad, 1.0, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-006",
+    "Under torch.compile torch.no_grad() around the call holds: the compiled y = x*x*x of an x that requires "
+    "grad does not require grad and has no grad_fn.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_under_no_grad(mode, device, dtype, check):
+    f = spec.modes.compiled(cube, mode)
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+
+    def call():
+        with torch.no_grad():
+            return f(x)
+
+    y = check.works("with no_grad: y = f(x)", call)
+    check.tensor("y", y, 27.0, dtype=dtype, device=device)
+    check.flags("y", y, requires_grad=False, grad_fn=None)
+
+
+@claim(
+    "COMP-007",
+    "Under torch.compile detach() inside the region cuts the graph as in eager: for y = x.detach() * x at x = 3, "
+    "x.grad is 3, not 6.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_detach_cuts_the_graph(mode, device, dtype, check):
+    f = spec.modes.compiled(lambda x: x.detach() * x, mode)
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+
+    y = check.works("y = f(x)", lambda: f(x))
+    y.backward()
+    check.tensor("x.grad", x.grad, 3.0, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-008",
+    "Under torch.compile backward(inputs=[a]) fills only a.grad: for the compiled y = a*b*b at a = 3, b = 2, "
+    "a.grad is 4 and b.grad stays None.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_backward_inputs(mode, device, dtype, check):
+    f = spec.modes.compiled(lambda a, b: a * b * b, mode)
+    a = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+    b = torch.tensor(2.0, requires_grad=True, device=device, dtype=dtype)
+
+    y = check.works("y = f(a, b)", lambda: f(a, b))
+    y.backward(inputs=[a])
+    check.tensor("a.grad", a.grad, 4.0, dtype=dtype, device=device)
+    check.none("b.grad", b.grad)
+
+
+# ---------------------------------------------------------------------------------- what does not
+
+
+@claim(
+    "COMP-009",
+    "Under torch.compile the compiled backward is not differentiable: autograd.grad(y, x, create_graph=True) of "
+    "the compiled y = x*x*x at 3 gives 27 that requires grad, but differentiating it again raises 'torch.compile "
+    "with aot_autograd does not currently support double backward' where eager gives 18.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager", "inductor")
+@dtypes("float64")
+def test_compiled_backward_is_not_differentiable(mode, device, dtype, check):
+    f = spec.modes.compiled(cube_and_sine, mode)
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+
+    y, _ = check.works("y, _ = f(x)", lambda: f(x))
+    (dy,) = torch.autograd.grad(y, x, create_graph=True)
+    check.tensor("dy/dx", dy, 27.0, dtype=dtype, device=device)
+    check.flags("dy/dx", dy, requires_grad=True)
+    outcome, second = what(lambda: torch.autograd.grad(dy, x))
+    expected = SECOND_DERIVATIVE[mode]
+    if expected == "returns 18":
+        check.equal("d2y/dx2", outcome, "returned")
+        check.tensor("d2y/dx2", second[0], 18.0, dtype=dtype, device=device)
+    else:
+        check.matches("d2y/dx2", outcome, r"^RuntimeError: " + expected)
+
+
+@claim(
+    "COMP-010",
+    "Under torch.compile u_xx of a compiled MLP cannot be taken with nested autograd.grad: the second grad "
+    "raises, since torch 2.15 with 'does not currently support double backward', on 2.5 to 2.14 with the "
+    "misleading 'appears to not have been used in the graph', on 2.4 with 'element 0 of tensors does not require "
+    "grad'; eager returns u_xx.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_network_has_no_second_input_derivative(mode, device, dtype, check):
+    net = mlp(device, dtype)
+    truth = eager_uxx(net, mlp_points(device, dtype))
+    model = spec.modes.compiled(net, mode)
+    x = mlp_points(device, dtype)
+
+    u = check.works("u = model(x)", lambda: model(x))
+    (ux,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+    check.close("u_x (first order is right)", ux, torch.autograd.grad(net(x).sum(), x)[0], dtype=dtype, device=device)
+    outcome, uxx = what(lambda: torch.autograd.grad(ux.sum(), x))
+    if mode == "eager":
+        check.equal("u_xx", outcome, "returned")
+        check.close("u_xx", uxx[0], truth, dtype=dtype, device=device)
+    else:
+        check.matches("u_xx", outcome, UXX_COMPILED_MESSAGE)
+
+
+@claim(
+    "COMP-011",
+    "Under torch.compile Tensor.retain_grad() inside the region is not traced: with fullgraph=True it raises "
+    "Unsupported since torch 2.5 (2.4 compiled it away and the intermediate's .grad stayed None); without "
+    "fullgraph it is a graph break, and y.grad for y = x*x, z = y*x at x = 3 is 3 as in eager.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_retain_grad(mode, device, dtype, check):
+    def f(x):
+        y = x * x
+        y.retain_grad()
+        return y, y * x
+
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+    if mode != "eager":
+        strict = spec.modes.compiled(f, mode, fullgraph=True)
+        outcome, result = what(lambda: strict(x))
+        expected = RETAIN_GRAD_FULLGRAPH.current()
+        if expected == "compiles":
+            check.equal("f(x) with fullgraph=True", outcome, "returned")
+            result[1].backward()
+            with tolerating(UserWarning, NON_LEAF_GRAD_START):
+                check.none("y.grad (retain_grad compiled away)", result[0].grad)
+            x.grad = None
+        else:
+            check.matches("f(x) with fullgraph=True", outcome, r"^Unsupported: .*" + expected)
+            check.matches("... names retain_grad", outcome, RETAIN_GRAD_FULLGRAPH)
+    g = spec.modes.compiled(f, mode)
+    if RETAIN_GRAD_FULLGRAPH.current() == "compiles" and mode != "eager":
+        return  # torch 2.4: the default compile drops the retain_grad too (recorded above)
+    y, z = check.works("y, z = f(x)", lambda: g(x))
+    z.backward()
+    check.tensor("y.grad", y.grad, 3.0, dtype=dtype, device=device)
+    check.tensor("x.grad", x.grad, 27.0, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-012",
+    "Under torch.compile an in-place update of a leaf that requires grad is refused when the function is called "
+    "(while tracing), as torch._dynamo.exc.TorchRuntimeError, a RuntimeError that carries eager's 'a leaf "
+    "Variable that requires grad is being used in an in-place operation'.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_inplace_on_leaf(mode, device, dtype, check):
+    def f(a):
+        a.add_(1)
+        return a * 2
+
+    g = spec.modes.compiled(f, mode)
+    a = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+    with check.raises("f(a) with a.add_(1) inside", RuntimeError, INPLACE_ON_LEAF) as box:
+        g(a)
+    check.matches("the exception's type", type(box["exception"]).__name__, INPLACE_ERROR_TYPE[mode])
+    check.tensor("a is unchanged", a, 3.0, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-013",
+    "Under torch.compile with torch._dynamo.config.trace_autograd_ops = True (since torch 2.11) nested "
+    "autograd.grad(create_graph=True) inside the compiled function is traced into one graph (fullgraph=True "
+    "compiles) and u_xx of an MLP equals eager's.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_trace_autograd_ops_compiles_nested_grad(mode, device, dtype, check):
+    net = mlp(device, dtype)
+
+    def u_xx(x):
+        (ux,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+        (uxx,) = torch.autograd.grad(ux.sum(), x, create_graph=True)
+        return uxx
+
+    truth = eager_uxx(net, mlp_points(device, dtype))
+    if mode == "eager":
+        check.close("u_xx", u_xx(mlp_points(device, dtype)), truth, dtype=dtype, device=device)
+        return
+    check.equal("trace_autograd_ops exists", hasattr(torch._dynamo.config, "trace_autograd_ops"), TRACE_AUTOGRAD_OPS)
+    if not TRACE_AUTOGRAD_OPS.current():
+        check.absent("torch._dynamo.config.patch(trace_autograd_ops=True)",
+                     lambda: torch._dynamo.config.patch(trace_autograd_ops=True).__enter__(),
+                     Exception, "trace_autograd_ops", reason="torch._dynamo.config.trace_autograd_ops is absent")
+    with torch._dynamo.config.patch(trace_autograd_ops=True):
+        f = spec.modes.compiled(u_xx, mode, fullgraph=True)
+        uxx = check.works("u_xx compiled with fullgraph=True", lambda: f(mlp_points(device, dtype)))
+    check.close("u_xx", uxx, truth, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-014",
+    "Under torch.compile with trace_autograd_ops = True (since torch 2.11) a PINN loss whose residual uses u_x "
+    "from autograd.grad(create_graph=True) inside the compiled function backpropagates the eager parameter "
+    "gradients.",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_trace_autograd_ops_pinn_loss_gradients(mode, device, dtype, check):
+    net = mlp(device, dtype)
+
+    def loss_fn(x):
+        u = net(x)
+        (ux,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+        return ((ux - 1.0) ** 2).mean() + (u**2).mean()
+
+    def parameter_grads(fn):
+        net.zero_grad(set_to_none=True)
+        fn(mlp_points(device, dtype)).backward()
+        return torch.cat([p.grad.flatten() for p in net.parameters()])
+
+    truth = parameter_grads(loss_fn)
+    if mode == "eager":
+        check.tensor("parameter gradients", truth, truth, dtype=dtype, device=device)
+        check.true("they are not zero", bool(truth.abs().sum() > 0))
+        return
+    if not TRACE_AUTOGRAD_OPS.current():
+        check.absent("torch._dynamo.config.patch(trace_autograd_ops=True)",
+                     lambda: torch._dynamo.config.patch(trace_autograd_ops=True).__enter__(),
+                     Exception, "trace_autograd_ops", reason="torch._dynamo.config.trace_autograd_ops is absent")
+    with torch._dynamo.config.patch(trace_autograd_ops=True):
+        f = spec.modes.compiled(loss_fn, mode)
+        grads = check.works("loss.backward() through the compiled loss", lambda: parameter_grads(f))
+    check.close("parameter gradients", grads, truth, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-015",
+    "Under torch.compile a PINN loss written with torch.func (vmap of grad and grad of grad of a functional_call) "
+    "compiles with fullgraph=True since torch 2.5 and its value and parameter gradients equal eager's (torch 2.4 "
+    "raised Unsupported).",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_func_pinn_loss(mode, device, dtype, check):
+    net = mlp(device, dtype)
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    xs = torch.linspace(0.0, 1.0, 5, device=device, dtype=dtype)
+
+    def u(p, x):
+        return torch.func.functional_call(net, p, (x.reshape(1, 1),)).squeeze()
+
+    def loss(p, xs):
+        ux = torch.func.vmap(torch.func.grad(u, argnums=1), in_dims=(None, 0))(p, xs)
+        uxx = torch.func.vmap(torch.func.grad(torch.func.grad(u, argnums=1), argnums=1), in_dims=(None, 0))(p, xs)
+        return ((uxx + ux) ** 2).mean()
+
+    truth_value = loss(params, xs)
+    truth_grad = torch.func.grad(loss)(params, xs)["0.weight"]
+    if mode == "eager":
+        check.true("the loss is positive", bool(truth_value > 0))
+        check.true("d loss / d 0.weight is not zero", bool(truth_grad.abs().sum() > 0))
+        return
+    f = spec.modes.compiled(loss, mode, fullgraph=True)
+    outcome, value = what(lambda: f(params, xs))
+    check.matches("loss compiled with fullgraph=True", outcome, FUNC_FULLGRAPH)
+    if value is None:
+        return
+    check.close("loss", value, truth_value, dtype=dtype, device=device)
+    g = spec.modes.compiled(torch.func.grad(loss), mode, fullgraph=True)
+    grads = check.works("torch.func.grad(loss) compiled with fullgraph=True", lambda: g(params, xs))
+    check.close("d loss / d 0.weight", grads["0.weight"], truth_grad, dtype=dtype, device=device)
+
+
+@claim(
+    "COMP-016",
+    "Under torch.compile autograd.grad with is_grads_batched=True inside the compiled function gives eager's "
+    "Jacobian: for y = x**3 at [1, 2, 3] and the identity as batched grad_outputs, diag(3, 12, 27).",
+    section="torch.compile",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_is_grads_batched(mode, device, dtype, check):
+    def jacobian(x):
+        eye = torch.eye(3, device=x.device, dtype=x.dtype)
+        return torch.autograd.grad(x**3, x, eye, is_grads_batched=True)[0]
+
+    f = spec.modes.compiled(jacobian, mode)
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device, dtype=dtype)
+    jac = check.works("jacobian(x)", lambda: f(x))
+    check.tensor("the Jacobian", jac, [[3.0, 0.0, 0.0], [0.0, 12.0, 0.0], [0.0, 0.0, 27.0]], dtype=dtype,
+                 device=device)
+
+
+# ---------------------------------------------------------------------------------- hazards
+
+
+@claim(
+    "HZ-040",
+    "Under torch.compile on torch 2.5 to 2.14, u_xx of a compiled MLP taken with autograd.grad(..., "
+    "materialize_grads=True) is zeros without an error or warning, where the truth is eager's u_xx (torch 2.15 "
+    "raises 'does not currently support double backward').",
+    section="torch.compile",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/181581",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_uxx_materialized_is_zero(mode, device, dtype, check):
+    net = mlp(device, dtype)
+    truth = eager_uxx(net, mlp_points(device, dtype))
+    model = spec.modes.compiled(net, mode)
+    x = mlp_points(device, dtype)
+
+    def u_xx():
+        (ux,) = torch.autograd.grad(model(x).sum(), x, create_graph=True)
+        return torch.autograd.grad(ux.sum(), x, materialize_grads=True)[0]
+
+    if mode == "eager":
+        if not MATERIALIZE_GRADS.current():
+            check.absent("autograd.grad(..., materialize_grads=True)", u_xx, TypeError, "materialize_grads",
+                         reason="autograd.grad has no materialize_grads before torch 2.1")
+        check.close("u_xx with materialize_grads=True", check.works("u_xx", u_xx), truth, dtype=dtype, device=device)
+        return
+    with check.no_warning("u_xx with materialize_grads=True", UserWarning, "."):
+        check.hazard("u_xx with materialize_grads=True", u_xx, wrong=torch.zeros_like(truth), truth=truth,
+                     present=SILENT_UXX, fixed_by_error=DOUBLE_BACKWARD + r"|does not require grad")
+
+
+@claim(
+    "HZ-041",
+    "Under torch.compile on torch 2.5 to 2.14, u_xx of a compiled MLP taken with autograd.grad(..., "
+    "allow_unused=True) is None without an error or warning, where the truth is eager's u_xx (torch 2.15 raises "
+    "'does not currently support double backward').",
+    section="torch.compile",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/181581",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_uxx_allow_unused_is_none(mode, device, dtype, check):
+    net = mlp(device, dtype)
+    truth = eager_uxx(net, mlp_points(device, dtype))
+    model = spec.modes.compiled(net, mode)
+    x = mlp_points(device, dtype)
+
+    def u_xx():
+        (ux,) = torch.autograd.grad(model(x).sum(), x, create_graph=True)
+        return torch.autograd.grad(ux.sum(), x, allow_unused=True)[0]
+
+    if mode == "eager":
+        check.close("u_xx with allow_unused=True", check.works("u_xx", u_xx), truth, dtype=dtype, device=device)
+        return
+    with check.no_warning("u_xx with allow_unused=True", UserWarning, "."):
+        check.hazard("u_xx with allow_unused=True", u_xx, wrong=None, truth=truth, present=SILENT_UXX_NONE,
+                     fixed_by_error=DOUBLE_BACKWARD + r"|does not require grad")
+
+
+@claim(
+    "HZ-042",
+    "Under torch.compile before torch 2.15, torch.autograd.functional.hessian called inside the compiled function "
+    "returns an all-zero Hessian without an error: for sum(z**3) at [1, 2] it gives [[0, 0], [0, 0]] where the "
+    "truth is [[6, 0], [0, 12]] (torch 2.15 raises 'does not currently support double backward').",
+    section="torch.compile",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/181581",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_hessian_inside_compiled_function(mode, device, dtype, check):
+    def hessian(x):
+        return torch.autograd.functional.hessian(lambda z: (z**3).sum(), x)
+
+    f = spec.modes.compiled(hessian, mode)
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    truth = torch.tensor([[6.0, 0.0], [0.0, 12.0]], device=device, dtype=dtype)
+    if mode == "eager":
+        check.tensor("the Hessian", check.works("hessian(x)", lambda: f(x)), truth, dtype=dtype, device=device)
+        return
+    # Tracing hessian reads the .grad of a non-leaf (a warning the claim is not about).
+    with tolerating(UserWarning, NON_LEAF_GRAD_START):
+        check.hazard("the Hessian", lambda: f(x), wrong=torch.zeros_like(truth), truth=truth, present=ZERO_HESSIAN,
+                     fixed_by_error=DOUBLE_BACKWARD, exact=True)
+
+
+@claim(
+    "HZ-043",
+    "Under torch.compile (aot_eager) on torch 2.5 to 2.14, an in-place x.add_(1) on a 0-dim float64 input is "
+    "dropped without an error: x = 3 stays 3 and the function returns 3, where the truth is 4 (a float32 or "
+    "1-element input is updated).",
+    section="torch.compile",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/195422",
+)
+@modes("eager", "aot_eager")
+@pytest.mark.parametrize("form", ["0-dim", "1-element"])
+@dtypes("float32", "float64")
+def test_inplace_update_of_a_0dim_input(mode, form, device, dtype, check):
+    def f(x):
+        x.add_(1)
+        return x
+
+    g = spec.modes.compiled(f, mode)
+    x = torch.tensor(3.0 if form == "0-dim" else [3.0], device=device, dtype=dtype)
+
+    def run():
+        out = g(x)
+        return torch.stack([x.reshape(()), out.reshape(())])
+
+    if mode == "eager" or form == "1-element" or dtype == torch.float32:
+        check.tensor("[x after f(x), f(x)]", check.works("f(x)", run), [4.0, 4.0], dtype=dtype, device=device)
+        return
+    check.hazard("[x after f(x), f(x)]", run, wrong=[3.0, 3.0], truth=[4.0, 4.0], present=DROPPED_MUTATION, exact=True)
