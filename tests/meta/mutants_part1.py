@@ -3,7 +3,16 @@
 import functools
 import warnings
 
-from tests.meta.mutation import leaves_of, mutant, rewrite_backward, rewrite_grad, wrap_function, wrap_property
+from tests.meta.mutation import (
+    leaves_of,
+    mutant,
+    patch_getter,
+    replace,
+    rewrite_backward,
+    rewrite_grad,
+    wrap_function,
+    wrap_property,
+)
 
 
 @mutant("user-tensors-are-not-leaves", kills=["LEAF-001"])
@@ -33,14 +42,16 @@ def _(torch):
 @mutant("computed-constants-are-not-leaves", kills=["LEAF-004"])
 def _(torch):
     """A computed tensor without requires_grad is no leaf (the mathematical view, not torch's convention)."""
-    orig_mul = torch.Tensor.__mul__
 
-    def mul(self, other):
-        out = orig_mul(self, other)
-        out._spec_computed = True
-        return out
+    def make(orig_mul):
+        def mul(self, other):
+            out = orig_mul(self, other)
+            out._spec_computed = True
+            return out
 
-    torch.Tensor.__mul__ = mul
+        return mul
+
+    wrap_function(torch.Tensor, "__mul__", make)
     wrap_property(torch, "is_leaf", lambda t, v: False if getattr(t, "_spec_computed", False) and not t.requires_grad else v)
 
 
@@ -53,15 +64,17 @@ def _(torch):
 @mutant("requires-grad-needs-all-inputs", kills=["INHERIT-001"])
 def _(torch):
     """An op's result requires grad only if every input does (all instead of any)."""
-    orig_mul = torch.Tensor.__mul__
 
-    def mul(self, other):
-        out = orig_mul(self, other)
-        if isinstance(other, torch.Tensor) and not (self.requires_grad and other.requires_grad):
-            return out.detach()
-        return out
+    def make(orig_mul):
+        def mul(self, other):
+            out = orig_mul(self, other)
+            if isinstance(other, torch.Tensor) and not (self.requires_grad and other.requires_grad):
+                return out.detach()
+            return out
 
-    torch.Tensor.__mul__ = mul
+        return mul
+
+    wrap_function(torch.Tensor, "__mul__", make)
 
 
 @mutant("backward-seed-is-two", kills=["RET-001", "RET-003", "BWD-002", "CG-001", "CG-003"])
@@ -95,37 +108,41 @@ def _(torch):
 @mutant("non-leaf-grad-read-is-silent", kills=["RET-002"])
 def _(torch):
     """Reading .grad of a non-leaf no longer warns."""
-    base = torch._C.TensorBase.__dict__["grad"]
 
-    def fget(self):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return base.__get__(self)
+    def make(get):
+        def fget(self):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return get(self)
 
-    torch.Tensor.grad = property(fget, base.__set__, base.__delete__)
+        return fget
+
+    patch_getter(torch, "grad", make)
 
 
 @mutant("non-leaf-grad-warns-once", kills=["RET-002"])
 def _(torch):
     """The non-leaf .grad warning fires only on the first read of each tensor."""
-    base = torch._C.TensorBase.__dict__["grad"]
 
-    def fget(self):
-        if getattr(self, "_spec_warned", False):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return base.__get__(self)
-        if self.grad_fn is not None and not self.retains_grad:
-            self._spec_warned = True
-        return base.__get__(self)
+    def make(get):
+        def fget(self):
+            if getattr(self, "_spec_warned", False):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return get(self)
+            if self.grad_fn is not None and not self.retains_grad:
+                self._spec_warned = True
+            return get(self)
 
-    torch.Tensor.grad = property(fget, base.__set__, base.__delete__)
+        return fget
+
+    patch_getter(torch, "grad", make)
 
 
 @mutant("retain-grad-is-a-no-op", kills=["RET-003", "GRAD-001", "BWD-002"])
 def _(torch):
     """retain_grad() does nothing."""
-    torch.Tensor.retain_grad = lambda self: None
+    replace(torch.Tensor, "retain_grad", lambda self: None)
 
 
 @mutant("backward-always-creates-graph", kills=["GRAD-001"])
@@ -146,7 +163,7 @@ def _(torch):
     rewrite_backward(torch, lambda g, retain, create, inputs: (g, True if retain is False else retain, create, inputs))
 
 
-@mutant("backward-overwrites-grad", kills=["BWD-002", "CG-003"])
+@mutant("backward-overwrites-grad", kills=["BWD-002", "CG-003", "LAW-003"])
 def _(torch):
     """backward() replaces .grad instead of accumulating into it."""
 

@@ -1,9 +1,8 @@
 """Mutants that kill the "weird side" claims and the general laws: each changes one behaviour they state."""
 
 import contextlib
-import functools
 
-from tests.meta.mutation import leaves_of, mutant, once_differentiable, rewrite_backward, torch_release, wrap_function
+from tests.meta.mutation import mutant, once_differentiable, replace, rewrite_backward, torch_release, wrap_function
 
 # ------------------------------------------------------------------ in-place operations and views
 
@@ -43,13 +42,14 @@ def _(torch):
 def _(torch):
     """mul_ writes through .data, so autograd never learns that a saved tensor changed (a wrong gradient, silently)."""
 
-    original = torch.Tensor.mul_
+    def make(original):
+        def mul_(self, other):
+            original(self.data, other)
+            return self
 
-    def mul_(self, other):
-        original(self.data, other)
-        return self
+        return mul_
 
-    torch.Tensor.mul_ = mul_
+    wrap_function(torch.Tensor, "mul_", make)
 
 
 @mutant("view-of-leaf-is-a-leaf", kills=["INPLACE-004"])
@@ -163,7 +163,7 @@ def _(torch):
 @mutant("detach-keeps-the-graph", kills=["GRAPH-007"])
 def _(torch):
     """detach() returns a view that stays in the graph."""
-    torch.Tensor.detach = lambda self: self.view_as(self)
+    replace(torch.Tensor, "detach", lambda self: self.view_as(self))
 
 
 @mutant("no-grad-does-nothing", kills=["GRAPH-008", "INPLACE-002"])
@@ -177,7 +177,7 @@ def _(torch):
         def __exit__(self, *exc):
             return False
 
-    torch.no_grad = no_grad
+    replace(torch, "no_grad", no_grad)
 
 
 # ------------------------------------------------------------------ operators without double backward
@@ -193,36 +193,42 @@ def _(torch):
             diff = (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs()
             return diff.pow(p).sum(-1).pow(1.0 / p)
 
-        torch.cdist = cdist
+        replace(torch, "cdist", cdist)
         return
-    original = torch.cdist
-    apply = once_differentiable(
-        torch,
-        lambda x1, x2, p: original(x1, x2, p=p),
-        lambda: NotImplementedError("the derivative for '_cdist_backward' is not implemented."),
-    )
-    torch.cdist = lambda x1, x2, p=2.0, **kwargs: apply(x1, x2, p)
+
+    def make(original):
+        apply = once_differentiable(
+            torch,
+            lambda x1, x2, p: original(x1, x2, p=p),
+            lambda: NotImplementedError("the derivative for '_cdist_backward' is not implemented."),
+        )
+        return lambda x1, x2, p=2.0, **kwargs: apply(x1, x2, p)
+
+    wrap_function(torch, "cdist", make)
 
 
 @mutant("sdpa-double-backward-flipped", kills=["DBL-002"])
 def _(torch):
     """scaled_dot_product_attention's second derivative on the CPU flips: softmax(q k^T / sqrt(d)) v (twice
     differentiable) from torch 2.1, where it had none; once differentiable before 2.1, where it had one."""
-    original = torch.nn.functional.scaled_dot_product_attention
 
     def composite(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, **kwargs):
         scale = scale if scale is not None else q.size(-1) ** -0.5
         return torch.softmax(q @ k.transpose(-2, -1) * scale, dim=-1) @ v
 
     if torch_release(torch) >= (2, 1):
-        torch.nn.functional.scaled_dot_product_attention = composite
+        replace(torch.nn.functional, "scaled_dot_product_attention", composite)
         return
-    apply = once_differentiable(
-        torch,
-        lambda q, k, v: original(q, k, v),
-        lambda: RuntimeError("derivative for aten::_scaled_dot_product_flash_attention_backward is not implemented"),
-    )
-    torch.nn.functional.scaled_dot_product_attention = lambda q, k, v, *args, **kwargs: apply(q, k, v)
+
+    def make(original):
+        apply = once_differentiable(
+            torch,
+            lambda q, k, v: original(q, k, v),
+            lambda: RuntimeError("derivative for aten::_scaled_dot_product_flash_attention_backward is not implemented"),
+        )
+        return lambda q, k, v, *args, **kwargs: apply(q, k, v)
+
+    wrap_function(torch.nn.functional, "scaled_dot_product_attention", make)
 
 
 # ------------------------------------------------------------------ forward-mode AD
@@ -231,36 +237,40 @@ def _(torch):
 @mutant("dual-levels-nest", kills=["FWD-001"])
 def _(torch):
     """An inner dual_level() inside an active one reuses the outer level instead of raising."""
-    original = torch.autograd.forward_ad.dual_level
     depth = [0]
 
-    class dual_level:
-        def __enter__(self):
-            depth[0] += 1
-            if depth[0] == 1:
-                self._inner = original()
-                return self._inner.__enter__()
-            return None
+    def make(original):
+        class dual_level:
+            def __enter__(self):
+                depth[0] += 1
+                if depth[0] == 1:
+                    self._inner = original()
+                    return self._inner.__enter__()
+                return None
 
-        def __exit__(self, *exc):
-            depth[0] -= 1
-            if depth[0] == 0:
-                return self._inner.__exit__(*exc)
-            return False
+            def __exit__(self, *exc):
+                depth[0] -= 1
+                if depth[0] == 0:
+                    return self._inner.__exit__(*exc)
+                return False
 
-    torch.autograd.forward_ad.dual_level = dual_level
+        return dual_level
+
+    wrap_function(torch.autograd.forward_ad, "dual_level", make)
 
 
 @mutant("dual-level-leaks", kills=["FWD-001"])
 def _(torch):
     """Leaving a dual_level() does not close it, so the next one is refused as nested."""
-    original = torch.autograd.forward_ad.dual_level
 
-    class dual_level(original):
-        def __exit__(self, *exc):
-            return False
+    def make(original):
+        class dual_level(original):
+            def __exit__(self, *exc):
+                return False
 
-    torch.autograd.forward_ad.dual_level = dual_level
+        return dual_level
+
+    wrap_function(torch.autograd.forward_ad, "dual_level", make)
 
 
 # ------------------------------------------------------------------ general laws
@@ -307,50 +317,20 @@ def _(torch):
 @mutant("pow-backward-uses-detached-input", kills=["LAW-002"])
 def _(torch):
     """x**n differentiates with x detached: the first derivative is right, but has no graph."""
-    orig_pow = torch.Tensor.__pow__
 
-    class Pow(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x, n):
-            ctx.save_for_backward(x)
-            ctx.n = n
-            return orig_pow(x, n)
+    def make(orig_pow):
+        class Pow(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, n):
+                ctx.save_for_backward(x)
+                ctx.n = n
+                return orig_pow(x, n)
 
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return g * ctx.n * orig_pow(x.detach(), ctx.n - 1), None
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return g * ctx.n * orig_pow(x.detach(), ctx.n - 1), None
 
-    torch.Tensor.__pow__ = lambda self, n: Pow.apply(self, n)
+        return lambda self, n: Pow.apply(self, n)
 
-
-@mutant("backward-replaces-grad", kills=["LAW-003"])
-def _(torch):
-    """backward() overwrites the leaves' .grad instead of accumulating into it."""
-
-    def make(orig):
-        @functools.wraps(orig)
-        def backward(self, *args, **kwargs):
-            for leaf in leaves_of(self):
-                leaf.grad = None
-            return orig(self, *args, **kwargs)
-
-        return backward
-
-    wrap_function(torch.Tensor, "backward", make)
-
-
-@mutant("grad-outputs-ignored", kills=["LAW-004"])
-def _(torch):
-    """torch.autograd.grad seeds every output with ones, whatever grad_outputs says."""
-
-    def make(orig):
-        def grad(outputs, inputs, grad_outputs=None, *args, **kwargs):
-            if grad_outputs is not None:
-                outs = [outputs] if isinstance(outputs, torch.Tensor) else list(outputs)
-                grad_outputs = [None if o is None else torch.ones_like(o) for o in outs]
-            return orig(outputs, inputs, grad_outputs, *args, **kwargs)
-
-        return grad
-
-    wrap_function(torch.autograd, "grad", make)
+    wrap_function(torch.Tensor, "__pow__", make)
