@@ -156,3 +156,38 @@ class TestCheck:
             raise RuntimeError("boom")
         assert check.expectations[0]["key"] == "DEMO-001/message"
         assert check.expectations[0]["branch"] == ">=2.0"
+
+
+class TestClaimReport:
+    """The report at the end of a run renders the one aggregation's statuses (n/a and fixed included)."""
+
+    def rows(self):
+        from tests.meta.conftest import make_row
+
+        return [
+            make_row("LEAF-001"),
+            make_row("LEAF-002", "n/a", reason="no such feature before torch 2.1"),
+            make_row("LEAF-003", "fixed", message="hazard fixed in torch 2.15.0: x is now 1.0\n  [context]"),
+            make_row("LEAF-004", "failed", message="\n a.is_leaf: expected True, observed False\n  [context]"),
+            make_row("LEAF-005", "skipped", reason="needs numpy"),
+        ]
+
+    def test_statuses_words_and_first_lines(self):
+        from spec.report import claim_report_lines
+
+        lines = claim_report_lines(self.rows(), registry())
+        text = "\n".join(lines)
+        assert "PASS LEAF-001 " in text and "N/A LEAF-002 " in text and "FIXED LEAF-003" in text
+        assert "FAIL LEAF-004 " in text and "SKIP LEAF-005 " in text
+        assert "n/a: no such feature before torch 2.1" in text
+        assert ": a.is_leaf: expected True, observed False" in text and "[context]" not in text
+        assert ": hazard fixed in torch 2.15.0: x is now 1.0" in text
+        assert lines[-1] == "claims: 1 hold, 1 fail, 1 hazard(s) fixed, 1 n/a everywhere, 1 skipped everywhere (5 claims, 5 tests)"
+
+    def test_claim_outcome_is_the_one_status_definition(self):
+        from spec.aggregate import status_of
+        from spec.results import claim_outcome
+
+        for row in self.rows():
+            assert claim_outcome([row]) == status_of([row["outcome"]])
+        assert claim_outcome([{"outcome": "n/a"}]) == "n/a"  # never "pass"
