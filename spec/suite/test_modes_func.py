@@ -1,0 +1,259 @@
+"""Execution modes, "torch.func transforms": where the torch.func spelling of a derivative agrees with
+torch.autograd's, and where the two APIs behave differently for the same mathematics.
+
+Tests with the mode axis run once as ``eager`` (the torch.autograd spelling) and once as ``func`` (the torch.func
+spelling); where the two differ, the expectation is a per-mode dict beside the test.
+"""
+
+import pytest
+import torch
+
+from spec import claim, dtypes
+from spec.check import tolerating
+from spec.claims import modes
+from spec.suite.support import LAZY_IMPORT, NO_GRAD_FN, UNUSED
+
+NOT_A_SCALAR = r"Expected f\(\*args\) to return a scalar Tensor, got tensor with 1 dims"
+NESTED_FORWARD = r"Nested forward mode AD is not supported at the moment"
+
+#: x*x*x at 3: the derivatives of order 1..5.  Nested autograd.grad stops at the 4th: the 3rd derivative, 6, is a
+#: constant with no graph; torch.func differentiates the constant to 0.
+DERIVATIVES = {"eager": [27.0, 18.0, 6.0, NO_GRAD_FN], "func": [27.0, 18.0, 6.0, 0.0, 0.0]}
+UNUSED_INPUT = {"eager": UNUSED, "func": [2.0, [0.0, 0.0]]}
+SHAPE_ONE_OUTPUT = {"eager": [6.0], "func": NOT_A_SCALAR}
+NESTED_TANGENTS = {"eager": NESTED_FORWARD, "func": [27.0, 18.0]}
+INPUT_WITHOUT_REQUIRES_GRAD = {"eager": NO_GRAD_FN, "func": 27.0}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_lazy_import():
+    """torch.func's first transform in a process may warn about torch.jit.script (no claim here is about it)."""
+    with tolerating(Warning, LAZY_IMPORT):
+        yield
+
+
+def cube(x):
+    return x * x * x
+
+
+@claim(
+    "TFUNC-001",
+    "torch.func.grad differentiates to any order: nested five times on x*x*x at 3 it gives 27, 18, 6, 0, 0, where "
+    "nested torch.autograd.grad(create_graph=True) gives 27, 18, 6 and raises 'element 0 of tensors does not "
+    "require grad' at the 4th derivative.",
+    section="torch.func transforms",
+)
+@modes("eager", "func")
+def test_derivatives_of_any_order(mode, device, dtype, check):
+    expected = DERIVATIVES[mode]
+    if mode == "func":
+        g, x = cube, torch.tensor(3.0, device=device, dtype=dtype)
+        for k, want in enumerate(expected, start=1):
+            g = torch.func.grad(g)
+            check.tensor(f"derivative {k}", g(x), want, dtype=dtype, device=device, shape=())
+        return
+    x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+    y = cube(x)
+    for k, want in enumerate(expected[:-1], start=1):
+        (y,) = torch.autograd.grad(y, x, create_graph=True)
+        check.tensor(f"derivative {k}", y, want, dtype=dtype, device=device, shape=())
+    with check.raises(f"derivative {len(expected)}", RuntimeError, expected[-1]):
+        torch.autograd.grad(y, x, create_graph=True)
+
+
+@claim(
+    "TFUNC-002",
+    "torch.func.grad gives zeros for an input the output does not depend on: torch.func.grad(lambda a, b: a * 2, "
+    "argnums=(0, 1)) at a = 3, b = [1, 2] is (2, [0, 0]), where torch.autograd.grad raises 'appears to not have "
+    "been used in the graph'.",
+    section="torch.func transforms",
+)
+@modes("eager", "func")
+def test_unused_input(mode, device, dtype, check):
+    a = torch.tensor(3.0, requires_grad=(mode == "eager"), device=device, dtype=dtype)
+    b = torch.tensor([1.0, 2.0], requires_grad=(mode == "eager"), device=device, dtype=dtype)
+    expected = UNUSED_INPUT[mode]
+    if mode == "eager":
+        with check.raises("torch.autograd.grad(a * 2, [a, b])", RuntimeError, expected):
+            torch.autograd.grad(a * 2, [a, b])
+        return
+    ga, gb = check.works("torch.func.grad(..., argnums=(0, 1))(a, b)",
+                         lambda: torch.func.grad(lambda a, b: a * 2, argnums=(0, 1))(a, b))
+    check.tensor("d/da", ga, expected[0], dtype=dtype, device=device, shape=())
+    check.tensor("d/db", gb, expected[1], dtype=dtype, device=device, shape=(2,))
+
+
+@claim(
+    "TFUNC-003",
+    "torch.func.grad demands a 0-dim output: for x = [3.] and x*x it raises 'Expected f(*args) to return a scalar "
+    "Tensor, got tensor with 1 dims', where torch.autograd.grad accepts the one-element output and returns [6.].",
+    section="torch.func transforms",
+)
+@modes("eager", "func")
+def test_one_element_output(mode, device, dtype, check):
+    x = torch.tensor([3.0], requires_grad=(mode == "eager"), device=device, dtype=dtype)
+    expected = SHAPE_ONE_OUTPUT[mode]
+    if mode == "eager":
+        (g,) = torch.autograd.grad(x * x, x)
+        check.tensor("torch.autograd.grad(x * x, x)", g, expected, dtype=dtype, device=device, shape=(1,))
+        return
+    with check.raises("torch.func.grad(lambda x: x * x)(x)", RuntimeError, expected):
+        torch.func.grad(lambda x: x * x)(x)
+    g = check.works("torch.func.grad(lambda x: (x * x).sum())(x)", lambda: torch.func.grad(lambda x: (x * x).sum())(x))
+    check.tensor("... with .sum()", g, [6.0], dtype=dtype, device=device, shape=(1,))
+
+
+@claim(
+    "TFUNC-004",
+    "torch.func.jvp nests: jvp of jvp of x*x*x at 3 with unit tangents gives the tangent 27 and the second-order "
+    "tangent 18, where a nested torch.autograd.forward_ad.dual_level() raises 'Nested forward mode AD is not "
+    "supported at the moment'.",
+    section="torch.func transforms",
+)
+@modes("eager", "func")
+def test_nested_forward_mode(mode, device, dtype, check):
+    x = torch.tensor(3.0, device=device, dtype=dtype)
+    one = torch.tensor(1.0, device=device, dtype=dtype)
+    expected = NESTED_TANGENTS[mode]
+    if mode == "eager":
+        fwAD = torch.autograd.forward_ad
+        with check.raises("a dual_level inside a dual_level", RuntimeError, expected):
+            with fwAD.dual_level():
+                with fwAD.dual_level():
+                    pass
+        return
+
+    def tangent(t):
+        return torch.func.jvp(cube, (t,), (one,))[1]
+
+    first, second = check.works("torch.func.jvp(tangent, (x,), (1,))", lambda: torch.func.jvp(tangent, (x,), (one,)))
+    check.tensor("first-order tangent", first, expected[0], dtype=dtype, device=device)
+    check.tensor("second-order tangent", second, expected[1], dtype=dtype, device=device)
+
+
+@claim(
+    "TFUNC-005",
+    "torch.func.vmap(torch.func.grad(torch.func.grad(u))) gives the same PINN residual u_xx + u at every point as "
+    "a torch.autograd loop over the points, and so does the batched torch.autograd.grad of the sum.",
+    section="torch.func transforms",
+)
+@modes("eager", "func")
+@dtypes("float64")
+def test_vmap_grad_residual_equals_autograd_loop(mode, device, dtype, check):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).to(device, dtype)
+    xs = torch.linspace(-1.0, 1.0, 7, device=device, dtype=dtype)
+
+    def u(x):
+        return net(x.reshape(1, 1)).squeeze()
+
+    loop = []
+    for x0 in xs:
+        x = x0.clone().requires_grad_()
+        (ux,) = torch.autograd.grad(u(x), x, create_graph=True)
+        (uxx,) = torch.autograd.grad(ux, x)
+        loop.append(uxx + u(x).detach())
+    truth = torch.stack(loop)
+
+    if mode == "func":
+        residual = check.works("vmap(grad(grad(u)))(xs) + vmap(u)(xs)",
+                               lambda: torch.func.vmap(torch.func.grad(torch.func.grad(u)))(xs) + torch.func.vmap(u)(xs))
+    else:
+        x = xs.reshape(-1, 1).clone().requires_grad_()
+        out = net(x)
+        (ux,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+        (uxx,) = torch.autograd.grad(ux.sum(), x)
+        residual = (uxx + out.detach()).flatten()
+    check.close("u_xx + u at 7 points", residual, truth, dtype=dtype, device=device, shape=(7,))
+
+
+@claim(
+    "TFUNC-006",
+    "torch.func.jacrev(torch.func.grad(f)), torch.func.jacfwd(torch.func.grad(f)) and torch.func.hessian(f) agree "
+    "with torch.autograd.functional.hessian: for f = sum(x**3) at [1, 2] each is [[6, 0], [0, 12]].",
+    section="torch.func transforms",
+)
+@modes("eager", "func")
+def test_hessian_spellings_agree(mode, device, dtype, check):
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    want = [[6.0, 0.0], [0.0, 12.0]]
+
+    def f(x):
+        return (x**3).sum()
+
+    if mode == "eager":
+        h = check.works("torch.autograd.functional.hessian(f, x)", lambda: torch.autograd.functional.hessian(f, x))
+        check.tensor("torch.autograd.functional.hessian", h, want, dtype=dtype, device=device, shape=(2, 2))
+        j = torch.autograd.functional.jacobian(lambda t: torch.autograd.grad(f(t), t, create_graph=True)[0], x)
+        check.tensor("torch.autograd.functional.jacobian of the gradient", j, want, dtype=dtype, device=device)
+        return
+    spellings = {
+        "jacrev(grad(f))": lambda: torch.func.jacrev(torch.func.grad(f))(x),
+        "jacfwd(grad(f))": lambda: torch.func.jacfwd(torch.func.grad(f))(x),
+        "hessian(f)": lambda: torch.func.hessian(f)(x),
+        "jacfwd(jacrev(f))": lambda: torch.func.jacfwd(torch.func.jacrev(f))(x),
+    }
+    for name, call in spellings.items():
+        check.tensor(name, check.works(name, call), want, dtype=dtype, device=device, shape=(2, 2))
+
+
+@claim(
+    "TFUNC-007",
+    "torch.func.grad(f, has_aux=True) returns (gradient, aux) and does not differentiate the auxiliary output: for "
+    "f(x) = (x*x*x, x*x) at 3 it is (27, 9).",
+    section="torch.func transforms",
+)
+@modes("func")
+def test_grad_has_aux(mode, device, dtype, check):
+    x = torch.tensor(3.0, device=device, dtype=dtype)
+    g, aux = check.works("torch.func.grad(f, has_aux=True)(x)",
+                         lambda: torch.func.grad(lambda x: (x * x * x, x * x), has_aux=True)(x))
+    check.tensor("the gradient", g, 27.0, dtype=dtype, device=device, shape=())
+    check.tensor("aux (not differentiated)", aux, 9.0, dtype=dtype, device=device, shape=())
+    check.false("aux requires grad", aux.requires_grad)
+
+
+@claim(
+    "TFUNC-008",
+    "torch.func.grad's argnums picks the inputs to differentiate: for f(a, b) = a*b*b at a = 3, b = 2, argnums=0 "
+    "gives 4, argnums=1 gives 12 and argnums=(0, 1) gives (4, 12), as torch.autograd.grad(y, (a, b)) does.",
+    section="torch.func transforms",
+)
+@modes("eager", "func")
+def test_grad_argnums(mode, device, dtype, check):
+    def f(a, b):
+        return a * b * b
+
+    a = torch.tensor(3.0, requires_grad=(mode == "eager"), device=device, dtype=dtype)
+    b = torch.tensor(2.0, requires_grad=(mode == "eager"), device=device, dtype=dtype)
+    if mode == "eager":
+        ga, gb = torch.autograd.grad(f(a, b), (a, b))
+        check.tensor("torch.autograd.grad(y, (a, b))[0]", ga, 4.0, dtype=dtype, device=device)
+        check.tensor("torch.autograd.grad(y, (a, b))[1]", gb, 12.0, dtype=dtype, device=device)
+        return
+    check.tensor("argnums=0", torch.func.grad(f, argnums=0)(a, b), 4.0, dtype=dtype, device=device)
+    check.tensor("argnums=1", torch.func.grad(f, argnums=1)(a, b), 12.0, dtype=dtype, device=device)
+    ga, gb = torch.func.grad(f, argnums=(0, 1))(a, b)
+    check.tensor("argnums=(0, 1)[0]", ga, 4.0, dtype=dtype, device=device)
+    check.tensor("argnums=(0, 1)[1]", gb, 12.0, dtype=dtype, device=device)
+
+
+@claim(
+    "TFUNC-009",
+    "torch.func.grad needs no requires_grad and fills no .grad: torch.func.grad(f)(x) for f = x*x*x at a plain "
+    "x = 3 is 27 and x.grad stays None, where torch.autograd.grad on such an x raises 'element 0 of tensors does "
+    "not require grad'.",
+    section="torch.func transforms",
+)
+@modes("eager", "func")
+def test_grad_without_requires_grad(mode, device, dtype, check):
+    x = torch.tensor(3.0, device=device, dtype=dtype)
+    expected = INPUT_WITHOUT_REQUIRES_GRAD[mode]
+    if mode == "eager":
+        with check.raises("torch.autograd.grad(x*x*x, x)", RuntimeError, expected):
+            torch.autograd.grad(cube(x), x)
+        return
+    g = check.works("torch.func.grad(f)(x)", lambda: torch.func.grad(cube)(x))
+    check.tensor("torch.func.grad(f)(x)", g, expected, dtype=dtype, device=device, shape=())
+    check.none("x.grad", x.grad)
+    check.false("x.requires_grad", x.requires_grad)
