@@ -96,11 +96,10 @@ def test_vmap_randomness(device, dtype, check):
 
     with check.raises("vmap(dropout) with the default randomness", RuntimeError, RANDOM_IN_ERROR_MODE):
         torch.func.vmap(drop)(X)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        different = check.works("vmap(dropout, randomness='different')",
-                                lambda: torch.func.vmap(drop, randomness="different")(X))
-        same = check.works("vmap(dropout, randomness='same')", lambda: torch.func.vmap(drop, randomness="same")(X))
+    # 64 draws per row: two rows' masks agree by chance with probability 2**-64, so no seed is needed
+    different = check.works("vmap(dropout, randomness='different')",
+                            lambda: torch.func.vmap(drop, randomness="different")(X))
+    same = check.works("vmap(dropout, randomness='same')", lambda: torch.func.vmap(drop, randomness="same")(X))
     check.equal("'different': rows equal to row 0", [bool(torch.equal(different[0], r)) for r in different[1:]],
                 [False, False, False])
     check.equal("'same': rows equal to row 0", [bool(torch.equal(same[0], r)) for r in same[1:]], [True, True, True])
