@@ -21,6 +21,15 @@ RANDOM_IN_ERROR_MODE = r"vmap: called random operation while in randomness error
 CONTROL_FLOW = (r"vmap: It looks like you're attempting to use a Tensor in some data-dependent control flow\. "
                 r"We don't support that yet")
 ITEM_IN_VMAP = r"vmap: It looks like you're calling \.item\(\) on a Tensor"
+#: Where the control-flow message sends you: the archived functorch repository's issue 257, then (2.13) pytorch's
+#: issue tracker.
+CONTROL_FLOW_LINK = by_version(
+    "FUNC-006/where the control-flow message sends you",
+    {"<2.13": r"please\s+shout\s+over\s+at\s+https://github\.com/pytorch/functorch/issues/257",
+     ">=2.13": r"please\s+file\s+an\s+issue\s+at\s+https://github\.com/pytorch/pytorch/issues"},
+    ref="https://github.com/pytorch/pytorch/pull/186333",
+    note="issue https://github.com/pytorch/pytorch/issues/186301; the old link is still in 2.12.1's libtorch_cpu",
+)
 
 #: torch.func.grad/vjp/jvp under torch.inference_mode() returned zeros until the transforms learnt to leave
 #: inference mode (pytorch#177318, fixed by #177596; its Python half is in 2.12.1's wheel and not in 2.11.0's).
@@ -167,8 +176,9 @@ def test_vmap_refuses_data_dependent_control_flow(device, dtype, check):
             return t
         return -t
 
-    with check.raises("if t.sum() > 0 inside vmap", RuntimeError, CONTROL_FLOW):
+    with check.raises("if t.sum() > 0 inside vmap", RuntimeError, CONTROL_FLOW) as box:
         torch.func.vmap(flip_if_negative)(X)
+    check.matches("where the message sends you", str(box["exception"]), CONTROL_FLOW_LINK)
     with check.raises("t.item() inside vmap", RuntimeError, ITEM_IN_VMAP):
         torch.func.vmap(lambda t: t * t.sum().item())(X)
     out = check.works("the torch.where spelling", lambda: torch.func.vmap(lambda t: torch.where(t.sum() > 0, t, -t))(X))
