@@ -151,11 +151,85 @@ def _validator():
     return cls(schema)
 
 
-def _where(error) -> str:
-    parts = []
-    for p in error.absolute_path:
+def _where(path: list) -> str:
+    parts: list[str] = []
+    for p in path:
         parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
     return "".join(parts) or "the document"
+
+
+#: Schema keywords under which a value's skeleton (see :func:`skeleton`) is as valid as the value.
+_SKELETON_SAFE = frozenset({"type", "properties", "required", "items", "$ref", "title", "description", "$comment", "minLength"})
+
+
+def _resolve(schema: Any, root: dict[str, Any]) -> Any:
+    while isinstance(schema, dict) and set(schema) == {"$ref"} and schema["$ref"].startswith("#/"):
+        node: Any = root
+        for part in schema["$ref"][2:].split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def skeleton(value: Any, schema: Any, root: dict[str, Any]) -> Any:
+    """``value`` reduced to what ``schema`` can tell apart: valid exactly when ``value`` is.
+
+    Where the schema only asks for types, required keys and a minimum length of at most 1, a
+    string becomes ``"s"`` or ``""``, a number ``0``, ``0.0`` or ``0.5`` (integral or not), keys the
+    schema does not name are left out and repeated list items kept once.  Under any other keyword
+    (enum, pattern, const, additionalProperties ...) the value is kept as it is.  Rows of one run
+    have few distinct skeletons, so validating those is validating the rows, many times faster.
+    """
+    schema = _resolve(schema, root)
+    if schema is True or schema == {}:
+        return None
+    if not isinstance(schema, dict) or not set(schema) <= _SKELETON_SAFE or schema.get("minLength", 0) > 1:
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        keep = set(props) | set(schema.get("required", ()))
+        return {k: skeleton(v, props.get(k, True), root) for k, v in value.items() if k in keep}
+    if isinstance(value, list):
+        out, seen = [], set()
+        for item in value:
+            sk = skeleton(item, schema.get("items", True), root)
+            key = json.dumps(sk, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                out.append(sk)
+        return out
+    if isinstance(value, str):
+        return "s" if value else ""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return 0
+    if isinstance(value, float):
+        return 0.0 if value == int(value) else 0.5
+    return value
+
+
+def _first_error(doc: dict[str, Any]):
+    return next(iter(sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))), None)
+
+
+def _skeleton_rows(doc: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """``doc`` with its rows replaced by their distinct skeletons, and the first row of each."""
+    root = _validator().schema
+    tests = doc.get("tests")
+    if not isinstance(tests, list) or not set(root["properties"]["tests"]) <= _SKELETON_SAFE:
+        return doc, list(range(len(tests) if isinstance(tests, list) else 0))
+    item_schema = root["properties"]["tests"].get("items", True)
+    distinct: dict[str, int] = {}
+    rows, first = [], []
+    for i, row in enumerate(tests):
+        sk = skeleton(row, item_schema, root)
+        key = json.dumps(sk, sort_keys=True)
+        if key not in distinct:
+            distinct[key] = len(rows)
+            rows.append(sk)
+            first.append(i)
+    return dict(doc, tests=rows), first
 
 
 def validate(doc: Any, where: str) -> dict[str, Any]:
@@ -178,10 +252,17 @@ def validate(doc: Any, where: str) -> dict[str, Any]:
         if not isinstance(doc["tests"], list) or not all(isinstance(r, dict) for r in doc["tests"]):
             raise ResultsError(f"{where}: 'tests' must be a list of objects")
         doc = upgrade_v1(doc)
-    error = next(iter(sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))), None)
+    checked, first_row = _skeleton_rows(doc)
+    error = _first_error(checked)
     if error is not None:
+        path = list(error.absolute_path)
+        if len(path) > 1 and path[0] == "tests" and isinstance(path[1], int):
+            row = first_row[path[1]]  # the row itself says what is wrong, in its own words
+            error = _first_error(dict(checked, tests=[doc["tests"][row]])) or error
+            path = list(error.absolute_path)
+            path[1] = row
         message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
-        raise ResultsError(f"{where}: not a valid results file (schema v{SCHEMA_VERSION}): at {_where(error)}: {message}")
+        raise ResultsError(f"{where}: not a valid results file (schema v{SCHEMA_VERSION}): at {_where(path)}: {message}")
     absent = {name for name, info in doc["devices"].items() if not info["present"]}
     for i, row in enumerate(doc["tests"]):
         if row["outcome"] in UNVERIFIED and not isinstance(row["reason"], str):

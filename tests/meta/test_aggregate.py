@@ -203,3 +203,19 @@ def test_what_the_plugin_writes_is_valid():
         exitstatus=1, wall=1.0, modes={"eager": ModeInfo("eager", True, "plain PyTorch")}, import_warnings=[],
     )
     assert results.validate(json.loads(json.dumps(doc)), "built") is not None
+
+
+def test_rows_are_validated_by_their_skeletons_without_losing_an_error(write_results):
+    """The schema check of many rows goes through their distinct skeletons: same verdicts, same places."""
+    from spec import results
+
+    doc = make_results(tests=[make_row(name=f"check {i}", observed=[i] * i) for i in range(50)])
+    checked, first = results._skeleton_rows(doc)
+    assert len(checked["tests"]) == 1 and first == [0]
+    doc["tests"][37]["duration"] = "slow"
+    doc["tests"][41]["observations"][0]["ok"] = "yes"
+    with pytest.raises(ResultsError, match=r"at tests\[37\]\.duration: 'slow' is not of type 'number'"):
+        load(write_results("bad.json", doc))
+    doc["tests"][37]["duration"] = 1.5
+    with pytest.raises(ResultsError, match=r"at tests\[41\]\.observations\[0\]\.ok: 'yes' is not of type 'boolean'"):
+        load(write_results("bad2.json", doc))
