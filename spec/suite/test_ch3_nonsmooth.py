@@ -13,10 +13,10 @@ import torch
 
 from spec import by_version, claim
 from spec.check import tolerating
+from spec.suite.support import scalar
 
 F = torch.nn.functional
 WAYS = ["backward", "autograd.grad"]
-AUTOGRAD_NOTE = "https://pytorch.org/docs/stable/notes/autograd.html#gradients-for-non-differentiable-functions"
 
 #: atan2's backward divides by y**2 + x**2, which gave 0 * inf = NaN at the origin; the fix returns 0 there.
 ATAN2_AT_ORIGIN = by_version(
@@ -102,12 +102,12 @@ def test_norm_at_zero_gives_zero(spelling, way, device, dtype, check):
 )
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("slope", [None, 0.2])
-def test_leaky_relu_at_zero_gives_its_slope(slope, way, device, dtype, check):
-    x = tensor(0.0, device, dtype)
+def test_leaky_relu_at_zero_gives_its_slope(slope, way, device, dtype, form, check):
+    x = scalar(0.0, form, device=device, dtype=dtype, requires_grad=True)
     y = F.leaky_relu(x) if slope is None else F.leaky_relu(x, negative_slope=slope)
-    g = gradient(y, x, way)
+    g = gradient(y.sum(), x, way)
     check.close(f"d/dx leaky_relu(x{'' if slope is None else ', 0.2'}) at 0 ({way})", g, 0.01 if slope is None else slope,
-                dtype=dtype, device=device, shape=())
+                dtype=dtype, device=device, shape=x.shape)
 
 
 @claim(
@@ -118,12 +118,12 @@ def test_leaky_relu_at_zero_gives_its_slope(slope, way, device, dtype, check):
 )
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("spelling", ["torch.sqrt(x)", "x ** 0.5"])
-def test_sqrt_at_zero_is_infinite(spelling, way, device, dtype, check):
-    x = tensor(0.0, device, dtype)
+def test_sqrt_at_zero_is_infinite(spelling, way, device, dtype, form, check):
+    x = scalar(0.0, form, device=device, dtype=dtype, requires_grad=True)
     y = torch.sqrt(x) if spelling == "torch.sqrt(x)" else x**0.5
     check.tensor(f"{spelling} at 0", y, 0.0, dtype=dtype, device=device)
-    g = gradient(y, x, way)
-    check.tensor(f"d/dx {spelling} at 0 ({way})", g, float("inf"), dtype=dtype, device=device, shape=())
+    g = gradient(y.sum(), x, way)
+    check.tensor(f"d/dx {spelling} at 0 ({way})", g, float("inf"), dtype=dtype, device=device, shape=x.shape)
 
 
 @claim(

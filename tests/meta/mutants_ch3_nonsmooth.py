@@ -45,10 +45,14 @@ def _with_backward(torch, fn, derivative):
     return Op.apply
 
 
-def _right_kink(torch, x, lo, hi):
-    """clamp(x, lo, hi) with derivative 1 on the closed interval [lo, hi] (so 1 at both bounds)."""
-    inside = (x >= lo) & (x <= hi)
-    return torch.where(inside, x, torch.clamp(x.detach(), lo, hi))
+def _right_kink(torch, x, lo, hi, clamp=None):
+    """clamp(x, lo, hi) with derivative 1 on the closed interval [lo, hi] (so 1 at both bounds); ``clamp``: torch's."""
+    inside = torch.ones_like(x, dtype=torch.bool)
+    if lo is not None:
+        inside = inside & (x >= lo)
+    if hi is not None:
+        inside = inside & (x <= hi)
+    return torch.where(inside, x, (clamp or torch.clamp)(x.detach(), lo, hi))
 
 
 def _min_norm_clamp(torch, x, lo=None, hi=None):
@@ -197,13 +201,12 @@ def _(torch):
     """Fixes HZ-002/HZ-003 where present (torch < 2.14: derivative 0 at a scalar bound, and for clamp(x, c, c));
     from 2.14, where torch fixed them, brings the derivative 1 at the bounds back."""
     fixed = torch_release(torch) < (2, 14)
+    original_clamp = torch.clamp
 
     def clamp(x, min=None, max=None):
         if fixed:
             return _min_norm_clamp(torch, x, min, max)
-        lo = -float("inf") if min is None else min
-        hi = float("inf") if max is None else max
-        return _right_kink(torch, x, lo, hi)
+        return _right_kink(torch, x, min, max, original_clamp)
 
     wrap_function(torch, "clamp", lambda orig: clamp)
     wrap_function(torch, "clamp_min", lambda orig: lambda x, min: clamp(x, min=min))
