@@ -50,14 +50,21 @@ def load_side(path: str, side: str) -> Run:
     return side_run(side, load_many([path]), f"{side} {path}")
 
 
+def test_key(nodeid: str) -> str:
+    """A test's node ID without the folders of its file (claims moved from tests/claims to spec/suite)."""
+    path, sep, rest = nodeid.partition("::")
+    return path.rsplit("/", 1)[-1] + sep + rest
+
+
 def _worst(rows: list[Row]) -> dict[str, Row]:
-    """Rows by node ID; a test seen in two runs of one side keeps its worst outcome."""
+    """Rows by test; a test seen in two runs of one side keeps its worst outcome."""
     out: dict[str, Row] = {}
     rank = {s: i for i, s in enumerate(("fail", "fixed", "pass", "n/a", "skip", "not run"))}
     for r in rows:
-        old = out.get(r.nodeid)
+        key = test_key(r.nodeid)
+        old = out.get(key)
         if old is None or rank[status_of([r.outcome])] < rank[status_of([old.outcome])]:
-            out[r.nodeid] = r
+            out[key] = r
     return out
 
 
