@@ -30,6 +30,13 @@ def _patch_backward_call(torch, call):
     cls.apply = apply
 
 
+def _original_apply(torch):
+    """``Function.apply`` as a plain ``(cls, *args)`` callable: a Python classmethod up to torch 2.14, a C
+    classmethod descriptor in 2.15."""
+    descriptor = torch.autograd.Function.__dict__["apply"]
+    return lambda cls, *args, **kwargs: descriptor.__get__(None, cls)(*args, **kwargs)
+
+
 # ------------------------------------------------------------------ custom autograd.Function
 
 
@@ -54,7 +61,7 @@ def _(torch):
 @mutant("undeclared-inplace-on-leaf-raises", kills=["FN-003"])
 def _(torch):
     """A custom Function that changes a leaf that requires grad in place raises even without ctx.mark_dirty."""
-    original = torch.autograd.Function.__dict__["apply"].__func__
+    original = _original_apply(torch)
 
     def apply(cls, *args, **kwargs):
         before = [(a, a._version) for a in args if isinstance(a, torch.Tensor)]
@@ -137,7 +144,7 @@ def _(torch):
         def set_materialize_grads(self, value):
             pass
 
-    original = torch.autograd.Function.__dict__["apply"].__func__
+    original = _original_apply(torch)
 
     def apply(cls, *args, **kwargs):
         if "setup_context" in cls.__dict__:
