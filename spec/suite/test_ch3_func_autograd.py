@@ -8,7 +8,7 @@ import torch
 
 from spec import by_version, claim
 from spec.check import tolerating
-from spec.suite.support import LAZY_IMPORT
+from spec.suite.support import LAZY_IMPORT, NO_GRAD_FN
 
 #: The messages, unchanged from torch 2.0 to 2.15 (they still say "functorch", torch.func's old name).
 BACKWARD_INSIDE = (r"backward\(\) called inside a functorch transform\. This is not supported, please use "
@@ -183,6 +183,31 @@ def test_vmap_refuses_data_dependent_control_flow(device, dtype, check):
         torch.func.vmap(lambda t: t * t.sum().item())(X)
     out = check.works("the torch.where spelling", lambda: torch.func.vmap(lambda t: torch.where(t.sum() > 0, t, -t))(X))
     check.tensor("vmap(torch.where(t.sum() > 0, t, -t))", out, [[1.0, 2.0], [3.0, 4.0]], dtype=dtype, device=device)
+
+
+@claim(
+    "FUNC-007",
+    "torch.autograd.grad inside torch.func.vmap, torch.func.jvp or torch.func.jacfwd raises 'element 0 of tensors "
+    "does not require grad and does not have a grad_fn', even for points that require grad outside: a residual "
+    "written with autograd.grad cannot be vmapped, while vmap(torch.func.grad(u)) gives each point's u_x (3t**2).",
+    section="torch.func with torch.autograd",
+    ref="https://pytorch.org/docs/stable/func.ux_limitations.html",
+)
+def test_autograd_grad_inside_vmap_or_forward_transforms_raises(device, dtype, check):
+    X = torch.tensor([1.0, 2.0, 3.0], device=device, dtype=dtype, requires_grad=True)
+    ones = torch.ones(3, device=device, dtype=dtype)
+
+    def u_x(t):
+        return torch.autograd.grad((t**3).sum(), t)[0]
+
+    with check.raises("autograd.grad inside vmap", RuntimeError, NO_GRAD_FN):
+        torch.func.vmap(u_x)(X)
+    with check.raises("autograd.grad inside torch.func.jvp", RuntimeError, NO_GRAD_FN):
+        torch.func.jvp(u_x, (X.detach(),), (ones,))
+    with check.raises("autograd.grad inside torch.func.jacfwd", RuntimeError, NO_GRAD_FN):
+        torch.func.jacfwd(u_x)(X.detach())
+    per_point = check.works("vmap(torch.func.grad(u))", lambda: torch.func.vmap(torch.func.grad(lambda t: t**3))(X))
+    check.tensor("vmap(torch.func.grad(u)) at [1, 2, 3]", per_point, [3.0, 12.0, 27.0], dtype=dtype, device=device)
 
 
 # ------------------------------------------------------------------------------------------ hazards

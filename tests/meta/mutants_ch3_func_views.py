@@ -155,6 +155,24 @@ def _wrapped(torch, tensors):
     return any(isinstance(t, torch.Tensor) and torch._C._functorch.maybe_get_level(t) >= 0 for t in tensors)
 
 
+@mutant("autograd-grad-inside-transform-returns-zeros", kills=["FUNC-007"])
+def _(torch):
+    """torch.autograd.grad inside a torch.func transform returns zeros where the output has no graph, instead of
+    raising 'element 0 of tensors does not require grad'."""
+
+    def transform(original, a):
+        try:
+            return original(**a)
+        except RuntimeError as exc:
+            inputs = a["inputs"]
+            inputs = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
+            if "element 0 of tensors does not require grad" not in str(exc) or not _wrapped(torch, inputs):
+                raise
+            return tuple(torch.zeros_like(t) for t in inputs)
+
+    wrap_grad(torch, transform)
+
+
 @mutant("autograd-grad-inside-transform-keeps-the-graph", kills=["HZ-020"])
 def _(torch):
     """torch.autograd.grad called inside a torch.func transform always builds the graph (create_graph=True), so the
