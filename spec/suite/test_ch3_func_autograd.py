@@ -215,10 +215,11 @@ def test_autograd_grad_inside_vmap_or_forward_transforms_raises(device, dtype, c
 
 @claim(
     "HZ-020",
-    "torch.autograd.grad without create_graph inside torch.func.grad returns a wrong zero without an error: "
-    "torch.func.grad(lambda t: torch.autograd.grad((t**2).sum(), t)[0].sum())(torch.ones(3)) is [0, 0, 0] where "
-    "the truth is [2, 2, 2] (or the error the UX limitations page promises); with create_graph=True inside it is "
-    "[2, 2, 2].",
+    "torch.autograd.grad without create_graph inside torch.func.grad or torch.func.jacrev returns a wrong zero "
+    "without an error: torch.func.grad(lambda t: torch.autograd.grad((t**2).sum(), t)[0].sum())(torch.ones(3)) is "
+    "[0, 0, 0] where the truth is [2, 2, 2] (or the error the UX limitations page promises), and jacrev of "
+    "u_x = autograd.grad(sum(t**3), t) at [1, 2, 3] is the zero matrix instead of diag(6, 12, 18); with "
+    "create_graph=True inside both are right.",
     section="torch.func with torch.autograd",
     kind="hazard",
     ref="https://pytorch.org/docs/stable/func.ux_limitations.html",
