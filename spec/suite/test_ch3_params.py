@@ -57,8 +57,8 @@ def test_created_on_device_is_leaf(made_by, device, dtype, check):
 
 @claim(
     "PARAM-003",
-    "Tensor.numpy() on a tensor that requires grad, leaf or not, raises RuntimeError \"Can't call numpy() on Tensor "
-    "that requires grad. Use tensor.detach().numpy() instead.\"",
+    "Tensor.numpy() on a tensor that requires grad raises RuntimeError \"Can't call numpy() on Tensor that requires "
+    "grad. Use tensor.detach().numpy() instead.\" for a leaf and for a non-leaf alike.",
     section="Leaves, Parameters and conversions",
 )
 @pytest.mark.parametrize("which", ["leaf", "non-leaf"])
