@@ -342,6 +342,7 @@ def _environment():
     )
     env.filters["md_code"] = md_code
     env.filters["md_text"] = md_text
+    env.globals["STATUSES"] = STATUSES
     return env
 
 
