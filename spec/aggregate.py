@@ -19,6 +19,7 @@ Every reader of results (the claim report at the end of a run, ``spec matrix``, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections import Counter, defaultdict
@@ -227,7 +228,7 @@ class Run:
     def files(self) -> list[str]:
         return [Path(d.get("_path", "")).name for d in self.docs]
 
-    @property
+    @functools.cached_property
     def devices(self) -> dict[str, dict[str, Any]]:
         """Every device named in the headers; present if present in any of the run's documents."""
         out: dict[str, dict[str, Any]] = {}
@@ -241,7 +242,7 @@ class Run:
     def present(self) -> list[str]:
         return [n for n, i in self.devices.items() if i.get("present")]
 
-    @property
+    @functools.cached_property
     def modes(self) -> list[str]:
         """The execution modes this run's rows ran in."""
         return sorted({r.mode for r in self.rows}, key=mode_order)
