@@ -179,18 +179,11 @@ def _check_results_path(path: Path, partial: bool, overwrite: bool) -> None:
             previous = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
-        if isinstance(previous, dict) and previous.get("schema") == results_mod.SCHEMA and not _doc_is_partial(previous):
+        if isinstance(previous, dict) and previous.get("schema") == results_mod.SCHEMA and not results_mod.is_partial(previous):
             raise results_mod.ResultsError(
                 f"--results {path} holds a full run; this run is partial (--claim, -k, a node ID ...): "
                 "write elsewhere, or pass --results-overwrite"
             )
-
-
-def _doc_is_partial(doc: dict[str, Any]) -> bool:
-    selection = doc.get("selection") or {}
-    if "partial" in selection:
-        return bool(selection["partial"])
-    return any(selection.get(k) for k in ("claims", "dtypes"))
 
 
 def _state(config: pytest.Config) -> dict:
