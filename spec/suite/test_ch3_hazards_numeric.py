@@ -302,3 +302,39 @@ def test_matrix_norm_at_zero(order, way, device, dtype, check):
                  dtype=dtype, device=device)
     check.hazard(f"Frobenius norm of the gradient of matrix_norm(zeros(1, 2), {order!r}) ({way})",
                  torch.linalg.vector_norm(g.detach()), wrong=1.0, truth=0.0)
+
+
+#: hardswish's backward used the closed band [-3, 3] for its middle piece, giving the one-sided derivatives of
+#: that piece at the knees (-0.5 at -3, 1.5 at 3); the fix uses the minimum-norm values 0 and 1.
+HARDSWISH_HAZARD = by_version(
+    "HZ-009/hardswish at its knees",
+    {"<2.7": True, ">=2.7": False},
+    ref="https://github.com/pytorch/pytorch/pull/148049",
+    note="issue https://github.com/pytorch/pytorch/issues/147801 (reported on 2.6.0); observed [-0.5, 1.5] on 2.0.1 "
+    "and 2.4.1 and [0, 1] on 2.8.0, 2.13.0, 2.14.1, 2.15.0; the first release with the fix (2.7: the PR was opened "
+    "and reviewed on 2025-02-27) is unconfirmed",
+)
+
+
+@claim(
+    "HZ-009",
+    "Hazard (fixed in torch 2.7, unconfirmed: 2.4.1 has it, 2.8.0 not): F.hardswish at its knees x = -3 and x = 3 had derivative [-0.5, 1.5], "
+    "the slopes of the middle piece x (x + 3) / 6, where the true values by the autograd note's rule (the "
+    "minimum-norm elements of [-0.5, 0] and [1, 1.5]) are [0, 1], what x * relu6(x + 3) / 6 gives; now [0, 1], by "
+    "backward() and autograd.grad.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/147801",
+)
+@pytest.mark.parametrize("way", WAYS[:2])
+def test_hardswish_at_its_knees(way, device, dtype, check):
+    x = tensor([-3.0, 3.0], device, dtype)
+    y = F.hardswish(x)
+    check.tensor("hardswish([-3, 3])", y, [0.0, 3.0], dtype=dtype, device=device)
+    if way == "backward":
+        y.sum().backward()
+        g = x.grad
+    else:
+        (g,) = torch.autograd.grad(y.sum(), x)
+    check.hazard(f"d/dx hardswish at [-3, 3] ({way})", g, wrong=[-0.5, 1.5], truth=[0.0, 1.0], present=HARDSWISH_HAZARD,
+                 exact=True)

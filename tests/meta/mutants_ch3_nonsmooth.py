@@ -250,3 +250,20 @@ def _(torch):
         return matrix_norm
 
     wrap_function(torch.linalg, "matrix_norm", make)
+
+
+@mutant("hardswish-flips-its-knee-derivatives", kills=["HZ-009"])
+def _(torch):
+    """Fixes HZ-009 where present (torch < 2.7: hardswish' = [0, 1] at [-3, 3], as x * relu6(x + 3) / 6 gives);
+    from 2.7, where torch fixed it, brings the one-sided slopes [-0.5, 1.5] back."""
+    F = torch.nn.functional
+    relu6 = F.relu6
+    fixed = torch_release(torch) < (2, 7)
+
+    def hardswish(x, inplace=False):
+        if fixed:
+            return x * relu6(x + 3) / 6
+        middle = (x >= -3) & (x <= 3)
+        return torch.where(middle, x * (x + 3) / 6, torch.where(x > 3, x, x * 0))
+
+    wrap_function(F, "hardswish", lambda orig: hardswish)
