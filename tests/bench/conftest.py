@@ -2,7 +2,10 @@
 
 Run explicitly (never part of the claim gate): ``python -m pytest tests/bench --benchmark-json PATH``.
 Everything runs on one thread; the JSON gets an ``autograd_spec`` section with the
-environment, the sizes, and every case that did not produce a time and why.
+environment, the sizes, every case that did not produce a time and why, and the method
+registry's description of every workload, method and case (``tests.bench.methods.describe``):
+the report (``python -m spec bench-report``) reads all it shows from the JSON and never
+imports this package.
 """
 
 from __future__ import annotations
@@ -62,12 +65,13 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     if report.skipped:
         longrepr = report.longrepr
         reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
-        status = "n/a" if reason.removeprefix("Skipped: ").startswith("n/a") else "skipped"
+        reason = reason.removeprefix("Skipped: ")
+        status = "n/a" if reason.startswith("n/a") else "not timed" if reason.startswith("not timed") else "skipped"
         item.config.stash[STATE]["not_timed"][f"{case_id}@{device}"] = {
             "case": case_id,
             "device": device,
             "status": status,
-            "reason": reason.removeprefix("Skipped: "),
+            "reason": reason,
         }
     elif report.failed:
         crash = getattr(report.longrepr, "reprcrash", None)
@@ -83,11 +87,13 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
     import torch
 
-    from spec import bench_timing, bench_workloads
+    from tests.bench import methods as bench_methods
+    from tests.bench import timing as bench_timing
+    from tests.bench import workloads as bench_workloads
 
     state = config.stash[STATE]
     output_json["autograd_spec"] = {
-        "schema": 1,
+        "schema": 2,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -109,6 +115,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
             "max_rounds": bench_timing.MAX_ROUNDS,
         },
         "jet": _jet_version(),
+        **bench_methods.describe(),
         "not_timed": sorted(state["not_timed"].values(), key=lambda r: (r["case"], r["device"])),
     }
 
@@ -130,7 +137,7 @@ def bench_references():
 
 @pytest.fixture(scope="session")
 def memory_probes():
-    from spec.bench_memory import MemoryProbe
+    from tests.bench.memory import MemoryProbe
 
     probes: dict[str, MemoryProbe] = {}
     yield lambda device: probes.setdefault(device, MemoryProbe(device, str(ROOT)))

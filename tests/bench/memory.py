@@ -1,6 +1,6 @@
 """Peak memory of one call of a benchmark case, measured away from the timing process.
 
-CPU: a worker process (``python -m spec.bench_memory --device cpu``) reads case IDs on
+CPU: a worker process (``python -m tests.bench.memory --device cpu``) reads case IDs on
 stdin, one a line, and answers one JSON line each. For each case it forks a child (so
 that no case inherits another's heap), which builds the workload,
 calls the method once to warm up, resets the kernel's peak-RSS counter
@@ -70,7 +70,7 @@ def cuda_peak_of(fn: Callable[[], Any], device: str) -> int:
 
 def measure_case(case_id: str, device: str, calls: int = 2) -> dict[str, Any]:
     """Peak bytes of the forward pass and of the method for ``case_id`` (``calls`` - 1 warm-up calls first)."""
-    from spec.bench_workloads import build, parse_case_id
+    from tests.bench.methods import build, parse_case_id
 
     built = build(parse_case_id(case_id), device=device)
     peak = (lambda fn: cuda_peak_of(fn, device)) if device.startswith("cuda") else rss_peak_of
@@ -97,7 +97,7 @@ class MemoryProbe:
             env = dict(os.environ, **WORKER_ENV)
             env["PYTHONPATH"] = os.pathsep.join([self.root, env.get("PYTHONPATH", "")])
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "spec.bench_memory", "--device", self.device],
+                [sys.executable, "-m", "tests.bench.memory", "--device", self.device],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -123,7 +123,7 @@ class MemoryProbe:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spec.bench_memory", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.memory", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     import torch

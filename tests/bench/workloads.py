@@ -1,9 +1,10 @@
-"""Workloads and methods of the higher-order derivative benchmarks (issue 5).
+"""Workloads of the higher-order derivative benchmarks (issues 5 and 12): sizes, the network, the operators.
 
-Everything here is plain torch: the benchmarks in ``tests/bench`` time it, the
-memory worker (``spec.bench_memory``) measures its peak, and ``spec.bench``
-reads the case list to render the report. Importing this module does not import
-torch; building a case does.
+Everything here is plain torch: ``tests.bench.methods`` turns the operators into one
+registry entry per method, ``test_bench.py`` times them, the memory worker
+(``tests.bench.memory``) measures their peak. Importing this module does not import
+torch; building a case does. The report (``python -m spec bench-report``) never imports
+this package: everything it shows comes from the benchmark JSON (see ``conftest.py``).
 
 Workloads (fixed sizes, ``N_POINTS`` collocation points, tanh MLP with ``HIDDEN``):
 
@@ -20,7 +21,6 @@ checked against the float64 reference (nested autograd in float64) before it is 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -41,86 +41,6 @@ WORKLOADS: dict[str, str] = {
     "mean-square loss, gradient w.r.t. every weight",
 }
 
-#: method -> one-line description (the report's legend)
-METHODS: dict[str, str] = {
-    "nested_grad": "nested torch.autograd.grad(create_graph=True), one call per order and per input dimension",
-    "is_grads_batched": "torch.autograd.grad(is_grads_batched=True): all input dimensions in one batched call",
-    "func_jacrev": "torch.func: vmap over points of nested jacrev",
-    "func_jacfwd": "torch.func: vmap over points of nested jacfwd",
-    "func_hessian": "torch.func: vmap over points of hessian (jacfwd over jacrev)",
-    "func_jvp_grad": "torch.func: vmap over points (and directions) of jvp over grad (forward-over-reverse)",
-    "forward_ad": "torch.autograd.forward_ad dual numbers over reverse mode (forward-over-reverse), a loop over dimensions",
-    "functional_hessian": "torch.autograd.functional.hessian (dense, vectorize=True)",
-    "functional_hvp": "torch.autograd.functional.hvp (double-backward trick), a loop over dimensions",
-    "functional_vhp": "torch.autograd.functional.vhp (reverse-over-reverse), a loop over dimensions",
-    "jet": "Taylor mode with jet-for-pytorch (jet.jet; collapsed for the Laplacian, jet.bilaplacian for the biharmonic)",
-    "analytic": "closed-form derivative recurrences of the tanh MLP written by hand (Taylor mode without a "
-    "framework): the floor",
-}
-
-#: method order in tables and plots
-METHOD_ORDER = tuple(METHODS)
-
-_APPLIES: dict[str, dict[str, Callable[[int], str | None]]] = {
-    "derivative": {
-        "nested_grad": lambda k: None,
-        "is_grads_batched": lambda k: "n/a: u has one input, so there is nothing to batch",
-        "func_jacrev": lambda k: None,
-        "func_jacfwd": lambda k: None,
-        "func_hessian": lambda k: None if k == 2 else "n/a: hessian is the 2nd derivative only",
-        "func_jvp_grad": lambda k: None,
-        "forward_ad": lambda k: None,
-        "functional_hessian": lambda k: None if k == 2 else "n/a: hessian is the 2nd derivative only",
-        "functional_hvp": lambda k: None if k == 2 else "n/a: hvp is the 2nd derivative only",
-        "functional_vhp": lambda k: None if k == 2 else "n/a: vhp is the 2nd derivative only",
-        "jet": lambda k: None,
-        "analytic": lambda k: None,
-    },
-    "laplacian": {
-        "nested_grad": lambda d: None,
-        "is_grads_batched": lambda d: None,
-        "func_jacrev": lambda d: None,
-        "func_jacfwd": lambda d: None,
-        "func_hessian": lambda d: None,
-        "func_jvp_grad": lambda d: None,
-        "forward_ad": lambda d: None,
-        "functional_hessian": lambda d: f"n/a: it forms one dense Hessian over all {N_POINTS}*{d} inputs "
-        f"(({N_POINTS}*{d})^2 entries; about 10 s a call at d = 2 on one core); it cannot batch per point",
-        "functional_hvp": lambda d: None,
-        "functional_vhp": lambda d: None,
-        "jet": lambda d: None,
-        "analytic": lambda d: None,
-    },
-    "biharmonic": {
-        "nested_grad": lambda d: None,
-        "is_grads_batched": lambda d: None,
-        "func_jacrev": lambda d: None,
-        "func_jacfwd": lambda d: None,
-        "func_hessian": lambda d: None,
-        "func_jvp_grad": lambda d: None,
-        "forward_ad": lambda d: None,
-        "functional_hessian": lambda d: "n/a: a dense Hessian of the Laplacian over all points; use func_hessian",
-        "functional_hvp": lambda d: None,
-        "functional_vhp": lambda d: None,
-        "jet": lambda d: None,
-        "analytic": lambda d: None,
-    },
-    "pinn_step": {
-        "nested_grad": lambda d: None,
-        "is_grads_batched": lambda d: None,
-        "func_jacrev": lambda d: None,
-        "func_jacfwd": lambda d: None,
-        "func_hessian": lambda d: None,
-        "func_jvp_grad": lambda d: None,
-        "forward_ad": lambda d: None,
-        "functional_hessian": lambda d: "n/a: a dense Hessian over all points; see the laplacian workload",
-        "functional_hvp": lambda d: None,
-        "functional_vhp": lambda d: None,
-        "jet": lambda d: None,
-        "analytic": lambda d: None,
-    },
-}
-
 PARAMS: dict[str, tuple[int, ...]] = {
     "derivative": ORDERS,
     "laplacian": LAPLACIAN_DIMS,
@@ -130,34 +50,6 @@ PARAMS: dict[str, tuple[int, ...]] = {
 PARAM_NAME = {"derivative": "k", "laplacian": "d", "biharmonic": "d", "pinn_step": "d"}
 
 JET_REQUIREMENT = "jet-for-pytorch needs Python >= 3.12 and torch >= 2.10"
-
-
-@dataclasses.dataclass(frozen=True)
-class Case:
-    workload: str
-    param: int
-    method: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.workload}-{PARAM_NAME[self.workload]}{self.param}-{self.method}"
-
-    @property
-    def na_reason(self) -> str | None:
-        """Why the method does not apply to this workload (static), or None."""
-        return _APPLIES[self.workload][self.method](self.param)
-
-
-def all_cases() -> list[Case]:
-    """Every (workload, parameter, method), applicable or not, in report order."""
-    return [Case(w, p, m) for w in WORKLOADS for p in PARAMS[w] for m in METHOD_ORDER]
-
-
-def parse_case_id(case_id: str) -> Case:
-    for case in all_cases():
-        if case.id == case_id:
-            return case
-    raise KeyError(case_id)
 
 
 def jet_unavailable_reason() -> str | None:
@@ -229,7 +121,7 @@ def _scalar(model):
 
 
 def deriv_nested_grad(model, x, k):
-    x = x.detach().requires_grad_(True)
+    x = x.detach().requires_grad_(True) if not x.requires_grad else x
     g = model(x)
     for _ in range(k):
         (g,) = _grad(g.sum(), x)
@@ -524,64 +416,8 @@ def lap_jet_builder(model, x):
     return run
 
 
-def laplacian_callable(method, model, x) -> Callable[[], Any]:
-    """A zero-argument callable computing the Laplacian of ``model`` at ``x`` with ``method``."""
-    import torch
-    from torch.func import vmap
-
-    if method == "nested_grad":
-        return lambda: lap_nested_grad(model, x)
-    if method == "is_grads_batched":
-        return lambda: lap_is_grads_batched(model, x)
-    if method in ("func_jacrev", "func_jacfwd", "func_hessian", "func_jvp_grad"):
-        lap1 = _lap_single_for(method, _single(model))
-        return lambda: vmap(lap1)(x).unsqueeze(-1)
-    if method == "forward_ad":
-        return lambda: lap_forward_ad(model, x)
-    if method in ("functional_hvp", "functional_vhp"):
-        op = _lap_functional(method)
-        return lambda: op(model, x)
-    if method == "functional_hessian":
-        return lambda: lap_functional_hessian(model, x)
-    if method == "jet":
-        run = lap_jet_builder(model, x)
-        return lambda: run(model, x)
-    if method == "analytic":
-        return lambda: lap_analytic(model, x)
-    del torch
-    raise KeyError(method)
-
-
 # ----------------------------------------------------------------------------------------------
 # biharmonic: Laplacian of the Laplacian
-
-
-def biharmonic_callable(method, model, x) -> Callable[[], Any]:
-    import torch
-    from torch.func import vmap
-
-    if method == "nested_grad":
-        return lambda: lap_nested_grad(lambda z: lap_nested_grad(model, z), x)
-    if method == "is_grads_batched":
-        return lambda: lap_is_grads_batched(lambda z: lap_is_grads_batched(model, z), x)
-    if method in ("func_jacrev", "func_jacfwd", "func_hessian", "func_jvp_grad"):
-        inner = _lap_single_for(method, _single(model))
-        outer = _lap_single_for(method, inner)
-        return lambda: vmap(outer)(x).unsqueeze(-1)
-    if method == "forward_ad":
-        # forward_ad has one dual level, so forward-over-reverse is the outermost Laplacian only
-        return lambda: lap_forward_ad(lambda z: lap_nested_grad(model, z), x)
-    if method in ("functional_hvp", "functional_vhp"):
-        op = _lap_functional(method)
-        return lambda: op(lambda z: op(model, z), x)
-    if method == "jet":
-        import jet
-
-        bl = jet.bilaplacian(model, (torch.zeros(x.shape[1], dtype=x.dtype, device=x.device),))
-        return lambda: vmap(bl)(x)
-    if method == "analytic":
-        return lambda: bilap_analytic(model, x)
-    raise KeyError(method)
 
 
 def bilap_analytic(model, x):
@@ -604,83 +440,33 @@ def poisson_source(x):
     return 2 * math.pi**2 * torch.sin(math.pi * x[:, :1]) * torch.sin(math.pi * x[:, 1:2])
 
 
-def pinn_step_callable(method, model, x) -> Callable[[], Any]:
-    import torch
+def pinn_step_from(lap: Callable[[], Any], model, x) -> Callable[[], Any]:
+    """One training step around a zero-argument Laplacian: residual, mean-square loss, gradient to every weight."""
+    return step_from(loss_from(lap, x), model)
 
-    lap = laplacian_callable(method, model, x)
-    params = list(model.parameters())
+
+def loss_from(lap: Callable[[], Any], x) -> Callable[[], Any]:
+    """The Poisson loss mean((-Lap u - f)^2) around a zero-argument Laplacian."""
     f = poisson_source(x)
 
-    def step():
+    def loss():
         residual = -lap() - f
-        loss = (residual * residual).mean()
-        # the output bias does not enter the Laplacian: its gradient is zero
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return (residual * residual).mean()
+
+    return loss
+
+
+def step_from(loss: Callable[[], Any], model) -> Callable[[], Any]:
+    """The gradient of ``loss`` to every weight, flattened (the output bias does not enter the Laplacian: zero)."""
+    import torch
+
+    params = list(model.parameters())
+
+    def step():
+        grads = torch.autograd.grad(loss(), params, allow_unused=True)
         return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads, strict=True)])
 
     return step
-
-
-# ----------------------------------------------------------------------------------------------
-# building a case
-
-
-_DERIV = {
-    "nested_grad": deriv_nested_grad,
-    "func_jacrev": deriv_func_jacrev,
-    "func_jacfwd": deriv_func_jacfwd,
-    "func_hessian": deriv_func_hessian,
-    "func_jvp_grad": deriv_func_jvp_grad,
-    "forward_ad": deriv_forward_ad,
-    "functional_hessian": deriv_functional_hessian,
-    "functional_hvp": deriv_functional_hvp,
-    "functional_vhp": deriv_functional_vhp,
-    "analytic": deriv_analytic,
-}
-
-
-@dataclasses.dataclass
-class Built:
-    forward: Callable[[], Any]  # the plain forward pass at the same points: the unit of every ratio
-    method: Callable[[], Any]  # returns the derivative (pinn_step: the flattened weight gradient)
-
-
-def input_dim(case: Case) -> int:
-    return 1 if case.workload == "derivative" else case.param
-
-
-def build(case: Case, method: str | None = None, dtype=None, device="cpu") -> Built:
-    """The forward pass and ``method`` (default: the case's) for ``case``, in ``dtype`` on ``device``."""
-    import torch
-
-    method = method or case.method
-    dtype = dtype or torch.float32
-    d = input_dim(case)
-    model = make_mlp(d, dtype, device)
-    x = make_points(d, dtype, device)
-    if case.workload == "derivative":
-        k = case.param
-        fn = deriv_jet_builder(model, x, k) if method == "jet" else _DERIV[method]
-        call = lambda: fn(model, x, k)  # noqa: E731
-    elif case.workload == "laplacian":
-        call = laplacian_callable(method, model, x)
-    elif case.workload == "biharmonic":
-        call = biharmonic_callable(method, model, x)
-    elif case.workload == "pinn_step":
-        call = pinn_step_callable(method, model, x)
-    else:
-        raise KeyError(case.workload)
-    return Built(forward=lambda: model(x), method=call)
-
-
-REFERENCE_METHOD = "nested_grad"
-
-
-def reference(case: Case, device="cpu"):
-    """The float64 reference value: nested autograd in float64."""
-    import torch
-
-    return build(case, method=REFERENCE_METHOD, dtype=torch.float64, device=device).method().detach()
 
 
 #: relative tolerance (max abs error / max abs reference) per dtype
