@@ -1,6 +1,8 @@
 """Mutants that kill the Part 2 claims (non-scalar outputs, unused inputs, slicing, element-wise and
 higher-order derivatives, Hessians): each changes one behaviour a claim states."""
 
+import inspect
+
 from tests.meta.mutation import mutant, replace, wrap_backward, wrap_function, wrap_grad
 
 
@@ -158,9 +160,32 @@ def _(torch):
     wrap_grad(torch, on_grad)
 
 
+def _with_materialize_grads(torch):
+    """Before torch 2.1 grad() has no materialize_grads: give it one that works as in 2.1, so that the
+    materialize_grads mutants below also flip its absence (which the claims record on those versions)."""
+    original = torch.autograd.grad
+    if "materialize_grads" in inspect.signature(original).parameters:
+        return
+
+    def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+             allow_unused=None, is_grads_batched=False, materialize_grads=False):
+        if materialize_grads and allow_unused is False:
+            raise ValueError(
+                "Expected allow_unused to be True or not passed when materialize_grads=True, but got: allow_unused=False."
+            )
+        result = original(outputs, inputs, grad_outputs, retain_graph, create_graph, only_inputs,
+                          bool(allow_unused) or materialize_grads, is_grads_batched)
+        if materialize_grads:
+            result = tuple(torch.zeros_like(i) if r is None else r for r, i in zip(result, _seq(inputs)))
+        return result
+
+    replace(torch.autograd, "grad", grad)
+
+
 @mutant("materialize-grads-gives-none", kills=["UNUSED-003", "UNUSED-005"])
 def _(torch):
     """materialize_grads=True acts like allow_unused=True: unused inputs still give None."""
+    _with_materialize_grads(torch)
 
     def on_grad(orig, a):
         if a.get("materialize_grads"):
@@ -174,6 +199,7 @@ def _(torch):
 @mutant("materialize-grads-overrides-allow-unused-false", kills=["UNUSED-004"])
 def _(torch):
     """materialize_grads=True with allow_unused=False is accepted instead of raising ValueError."""
+    _with_materialize_grads(torch)
 
     def on_grad(orig, a):
         if a.get("materialize_grads") and a.get("allow_unused") is False:
@@ -186,6 +212,7 @@ def _(torch):
 @mutant("materialized-zeros-always-require-grad", kills=["UNUSED-005"])
 def _(torch):
     """The zeros of materialize_grads=True require grad even without create_graph (torch 2.1 to 2.9)."""
+    _with_materialize_grads(torch)
 
     def on_grad(orig, a):
         if not a.get("materialize_grads"):

@@ -170,28 +170,40 @@ def claim_files(claims: Iterable[str], reg: dict) -> tuple[str, ...]:
 
 
 def plan(mutants: dict[str, mutation.Mutant], baseline: Iterable[str] | None, mode_infos: dict | None = None) -> list[Job]:
-    """The jobs: the baseline first (if any claims), then each mutant."""
+    """The jobs: the baseline first (one per suite file), then each mutant.
+
+    A mutant with ``modes=`` runs its claims in those of its modes that are available here (none
+    available: the job is not run, its claims are "not verifiable"); the baseline runs such claims
+    in those modes too, besides the default ones.
+    """
+    from spec.modes import DEFAULT_MODES, MODE_NAMES
+
     reg = registry()
-    jobs = []
-    baseline = [c for c in baseline or () if c in reg]
-    by_file: dict[tuple[str, ...], list[str]] = {}
-    for cid in baseline:  # one job per file: the baseline is the longest run, and so it spreads over the workers
-        by_file.setdefault(claim_files([cid], reg), []).append(cid)
-    for files, claims in by_file.items():
-        jobs.append(Job(BASELINE, tuple(claims), files))
+    mutant_jobs, extra_modes = [], {}
     for name, m in sorted(mutants.items()):
         known = tuple(c for c in m.kills if c in reg)
         job = Job(name, known, claim_files(known, reg), module=mutation.source_of(m))
         if m.modes is not None:
-            wanted = list(mode_infos) if m.modes == ("all",) else list(m.modes)
+            wanted = list(MODE_NAMES) if m.modes == ("all",) else list(m.modes)
             available = [n for n in wanted if mode_infos is None or mode_infos[n].available]
             if available:
                 job.modes = tuple(available)
+                for cid in known:
+                    extra_modes.setdefault(cid, set()).update(available)
             else:
                 details = "; ".join(mode_infos[n].detail for n in wanted)
                 job.skip_reason = f"none of its modes is available here: {details}"
-        jobs.append(job)
-    return jobs
+        mutant_jobs.append(job)
+    jobs = []
+    by_file: dict[tuple[str, ...], list[str]] = {}
+    for cid in (c for c in baseline or () if c in reg):
+        # one job per file: the baseline is the longest run, and so it spreads over the workers
+        by_file.setdefault(claim_files([cid], reg), []).append(cid)
+    for files, claims in by_file.items():
+        extra = set().union(*(extra_modes.get(c, set()) for c in claims))
+        modes = tuple(n for n in MODE_NAMES if n in extra or n in DEFAULT_MODES) if extra else None
+        jobs.append(Job(BASELINE, tuple(claims), files, modes=modes))
+    return jobs + mutant_jobs
 
 
 def pytest_args(job: Job, results: Path, basetemp: Path) -> list[str]:
@@ -222,6 +234,7 @@ def child_main(job: Job, workdir: Path) -> int:
             return 3
     import pytest
 
+    no_shrinking()  # registered already in a forked child; a fresh interpreter registers it here
     try:
         from spec import isolated
 
@@ -312,14 +325,14 @@ def _start_fork(job: Job, workdir: Path) -> int:
 
 def _start_spawn(job: Job, workdir: Path) -> subprocess.Popen:
     (workdir / "job.json").write_text(json.dumps(job.as_json()))
-    out = open(workdir / "output.txt", "wb")  # noqa: SIM115 - closed by the child's exit
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.meta.proof", "--child", str(workdir)],
-        cwd=ROOT,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(workdir / "output.txt", "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.meta.proof", "--child", str(workdir)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def run_jobs(jobs: list[Job], *, workers: int = 2, timeout: float = 600, spawn: bool = False, log=None) -> list[JobResult]:
@@ -411,12 +424,12 @@ def run_proof(
         from spec.torch_import import import_torch
 
         torch = import_torch()
+        no_shrinking()
         from spec import modes as modes_mod
 
         mode_infos = modes_mod.probe_all()
         jobs = plan(mutants, baseline, mode_infos)
         warm = "" if spawn else warm_up(jobs)
-        _no_shrinking()
         if not spawn:
             import gc
 
@@ -482,15 +495,27 @@ def run_proof(
     return report
 
 
-def _no_shrinking() -> None:
-    """Property-based claims stop at their first failing example: shrinking it changes no verdict, and costs."""
+PROOF_PROFILE = "autograd-spec-proof"
+
+
+def no_shrinking() -> None:
+    """Property-based claims stop at their first failing example: shrinking it changes no verdict, and costs.
+
+    Registers a hypothesis profile (the suite's own, ``ci`` or ``$SPEC_HYPOTHESIS_PROFILE``, without
+    the shrink and explain phases) and names it in ``$SPEC_HYPOTHESIS_PROFILE``, so that the claims'
+    conftest loads it before ``@given`` captures the settings of each property test.
+    """
     try:
         from hypothesis import Phase, settings
+
+        from spec.suite import hypothesis_profiles
     except ImportError:
         return
-    phases = tuple(p for p in settings.default.phases if p.name != "shrink") or (Phase.generate,)
-    settings.register_profile("autograd-spec-proof", settings(settings.default, phases=phases))
-    settings.load_profile("autograd-spec-proof")
+    chosen = os.environ.get(hypothesis_profiles.ENV)
+    base = settings.get_profile(chosen if chosen and chosen != PROOF_PROFILE else "ci")
+    phases = tuple(p for p in base.phases if p.name not in ("shrink", "explain")) or (Phase.generate,)
+    settings.register_profile(PROOF_PROFILE, settings(base, phases=phases, report_multiple_bugs=False))
+    os.environ[hypothesis_profiles.ENV] = PROOF_PROFILE
 
 
 def _merge(parts: list[JobResult]) -> JobResult | None:
