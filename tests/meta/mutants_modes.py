@@ -271,9 +271,12 @@ def _(torch):
 
 
 @mutant("func-grad-doubled", kills=["TFUNC-001", "TFUNC-002", "TFUNC-003", "TFUNC-005", "TFUNC-006", "TFUNC-007",
-                                    "TFUNC-008", "TFUNC-009"])
+                                    "TFUNC-008", "TFUNC-009", "COMP-013", "COMP-014", "COMP-015"])
 def _(torch):
-    """torch.func.grad returns twice the gradient (the auxiliary output of has_aux=True is unchanged)."""
+    """torch.func.grad returns twice the gradient (the auxiliary output of has_aux=True is unchanged).
+
+    It also kills the eager rows of COMP-013..015, which check torch.autograd against torch.func (and the other
+    way round) before the compiled rows check torch.compile against the same reference."""
 
     def make(original):
         @functools.wraps(original)
