@@ -70,8 +70,8 @@ def test_writing_into_a_slice_of_a_non_leaf(spelling, device, dtype, check):
 @claim(
     "VIEW-003",
     "detach() shares the version counter: for out = a.sigmoid(), out.detach().zero_() moves out._version from 0 to "
-    "1, and out.sum().backward() then raises 'one of the variables needed for gradient computation has been "
-    "modified by an inplace operation'.",
+    "1, and out.sum().backward() and torch.autograd.grad then raise 'one of the variables needed for gradient "
+    "computation has been modified by an inplace operation' (the safe spelling of HZ-005's .data).",
     section="Writing into inputs and views",
     ref="https://pytorch.org/docs/stable/generated/torch.Tensor.detach.html",
 )
@@ -88,6 +88,8 @@ def test_detach_then_in_place_is_caught(device, dtype, check):
     with check.raises("out.sum().backward()", RuntimeError, MODIFIED_SAVED):
         out.sum().backward()
     check.none("a.grad", a.grad)
+    with check.raises("torch.autograd.grad(out.sum(), a)", RuntimeError, MODIFIED_SAVED):
+        torch.autograd.grad(out.sum(), a)
 
 
 @claim(

@@ -1,6 +1,6 @@
 """Mutants for chapter 3, "Non-smooth and undefined points" and its hazards.
 
-A rule claim (KINK-*, DETACH-001) is killed by a mutant that changes the value at the kink or the undefined point.
+A rule claim (KINK-*) is killed by a mutant that changes the value at the kink or the undefined point.
 A hazard claim (HZ-*) is killed by a mutant that *fixes* it -- torch patched to give the true value (the
 minimum-norm subgradient, a zero for a branch that was not selected, the documented error) -- under which the
 hazard test must end "fixed" (failure kind "hazard-fixed").  Where a release already fixed the hazard (clamp in
@@ -171,12 +171,6 @@ def _(torch):
         return torch.where(origin, 0 * y + 0 * x, atan2(torch.where(origin, one, y), torch.where(origin, one, x)))
 
     wrap_function(torch, "atan2", lambda orig: patched)
-
-
-@mutant("detach-shares-no-version-counter", kills=["DETACH-001"])
-def _(torch):
-    """Tensor.detach() behaves like .data: in-place changes through it are not seen by the version counter."""
-    wrap_function(torch.Tensor, "detach", lambda orig: lambda self: self.data)
 
 
 # ---------------------------------------------------------------- hazards: mutants that fix them
