@@ -129,15 +129,21 @@ def test_grad_outputs_is_vjp_of_coupled_function(device, dtype, check):
 
 @claim(
     "NS-005",
-    "grad_outputs=torch.ones_like(y) gives exactly the 'sum trick' grad(y.sum(), x): for y = sin(x) * x.sum().",
+    "grad_outputs=torch.ones_like(y) gives exactly the 'sum trick' grad(y.sum(), x): for y = sin(x) * x.sum(), and "
+    "y.backward(torch.ones_like(y)) leaves exactly what y.sum().backward() leaves in x.grad.",
     section="Non-scalar outputs and grad_outputs",
 )
 def test_ones_equals_sum_trick(device, dtype, check):
     x = torch.tensor([0.5, -1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
     y = torch.sin(x) * x.sum()
     (g_ones,) = torch.autograd.grad(y, x, grad_outputs=torch.ones_like(y), retain_graph=True)
-    (g_sum,) = torch.autograd.grad(y.sum(), x)
+    (g_sum,) = torch.autograd.grad(y.sum(), x, retain_graph=True)
     check.tensor("grad with ones == grad of y.sum()", g_ones, g_sum, dtype=dtype, device=device)
+
+    check.works("y.backward(torch.ones_like(y))", lambda: y.backward(torch.ones_like(y), retain_graph=True))
+    by_ones, x.grad = x.grad, None
+    check.works("y.sum().backward()", lambda: y.sum().backward())
+    check.tensor("x.grad: backward(ones) == y.sum().backward()", by_ones, x.grad, dtype=dtype, device=device)
 
 
 @claim(

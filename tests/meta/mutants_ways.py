@@ -110,6 +110,21 @@ def _(torch):
     patch(torch.Tensor, "backward", make)
 
 
+@mutant("backward-ones-seed-doubled", kills=["NS-005"])
+def _(torch):
+    """Tensor.backward(torch.ones_like(y)) of a non-scalar output seeds with twos (y.sum().backward() stays right)."""
+
+    def make(original):
+        def backward(self, gradient=None, *args, **kwargs):
+            if isinstance(gradient, torch.Tensor) and gradient.numel() > 1 and bool((gradient == 1).all()):
+                gradient = gradient * 2
+            return original(self, gradient, *args, **kwargs)
+
+        return backward
+
+    patch(torch.Tensor, "backward", make)
+
+
 @mutant("backward-complex-seed-doubled", kills=["NS-003"])
 def _(torch):
     """Tensor.backward(g) with a complex seed g uses 2g (autograd.grad(grad_outputs=g) stays right)."""
