@@ -103,7 +103,7 @@ CLAMPS = {
     "HZ-002",
     "Hazard (fixed in torch 2.14): clamp_min(x, 0), clamp(x, min=0) and clamp_max(x, 0) at x = 0, and clamp(x, 0, 1) "
     "at 0 and at 1, had derivative 1 where the true value (the minimum-norm subgradient, what relu and hardtanh "
-    "give) is 0; a PINN output clamped to its physical range kept a full gradient at the bound.  Since 2.14 the "
+    "give) is 0, so a PINN output clamped to its physical range kept a full gradient at the bound; since 2.14 the "
     "derivative is 0, by backward(), autograd.grad and forward mode.",
     section="Non-smooth and undefined points",
     kind="hazard",
