@@ -158,15 +158,14 @@ def _(torch):
 @mutant("autograd-grad-refuses-a-second-call", kills=["GRAPH-005"])
 def _(torch):
     """torch.autograd.grad refuses a second call through a graph even when nothing was saved (backward() allows it)."""
-    seen = set()
+    seen = []  # the outputs themselves (ids of grad_fn wrappers are reused on torch 2.0)
 
     def grad(original, a):
         outputs = a["outputs"] if isinstance(a["outputs"], (tuple, list)) else [a["outputs"]]
-        keys = {id(o.grad_fn) for o in outputs if isinstance(o, torch.Tensor) and o.grad_fn is not None}
-        if keys & seen:
+        if any(o is s for o in outputs for s in seen):
             raise RuntimeError("Trying to backward through the graph a second time (mutant)")
         if not a["retain_graph"] and not a["create_graph"]:
-            seen.update(keys)
+            seen.extend(o for o in outputs if isinstance(o, torch.Tensor) and o.grad_fn is not None)
         return original(**a)
 
     wrap_grad(torch, grad)
@@ -193,12 +192,12 @@ def _(torch):
     """torch.autograd.grad returns zeros when the graph goes through a view (backward() fills .grad right)."""
 
     def through_view(t):
-        stack, seen = [t.grad_fn], set()
+        stack, seen = [t.grad_fn], {}  # seen keeps the wrappers alive: their ids are not reused
         while stack:
             fn = stack.pop()
             if fn is None or id(fn) in seen:
                 continue
-            seen.add(id(fn))
+            seen[id(fn)] = fn
             if type(fn).__name__.startswith("View"):
                 return True
             stack.extend(f for f, _ in fn.next_functions)
