@@ -3,7 +3,7 @@ higher-order derivatives, Hessians): each changes one behaviour a claim states."
 
 import inspect
 
-from tests.meta.mutation import mutant, replace, wrap_backward, wrap_function, wrap_grad
+from tests.meta.mutation import mutant, replace, torch_release, wrap_backward, wrap_function, wrap_grad
 
 
 def _seq(x):
@@ -20,7 +20,7 @@ def _seeds(torch, outputs, given, make):
 # ---------------------------------------------------------------- non-scalar outputs
 
 
-@mutant("implicit-seed-for-any-output", kills=["NS-001", "NS-003"])
+@mutant("implicit-seed-for-any-output", kills=["NS-001"])
 def _(torch):
     """backward()/grad() seed every output with ones when no grad_outputs is given (non-scalar and complex too)."""
 
@@ -30,6 +30,31 @@ def _(torch):
 
     def on_backward(orig, a):
         a["grad_tensors"] = _seeds(torch, a["tensors"], a["grad_tensors"], torch.ones_like)
+        return orig(**a)
+
+    wrap_grad(torch, on_grad)
+    wrap_backward(torch, on_backward)
+
+
+@mutant("complex-implicit-seed-flipped", kills=["NS-003"])
+def _(torch):
+    """A complex scalar output without grad_outputs flips: seeded with 1 from torch 2.1 (where it raises), refused
+    before 2.1 (where it was seeded, pytorch#92753)."""
+    refuse = torch_release(torch) < (2, 1)
+
+    def seeds(outputs, given):
+        outs = _seq(outputs)
+        given = [None] * len(outs) if given is None else _seq(given)
+        if refuse and any(g is None and o.is_complex() for o, g in zip(outs, given)):
+            raise RuntimeError("grad can be implicitly created only for real scalar outputs but got torch.complex64")
+        return [torch.ones_like(o) if g is None and o.is_complex() else g for o, g in zip(outs, given)]
+
+    def on_grad(orig, a):
+        a["grad_outputs"] = seeds(a["outputs"], a["grad_outputs"])
+        return orig(**a)
+
+    def on_backward(orig, a):
+        a["grad_tensors"] = seeds(a["tensors"], a["grad_tensors"])
         return orig(**a)
 
     wrap_grad(torch, on_grad)

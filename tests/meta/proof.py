@@ -436,7 +436,13 @@ def run_proof(
             gc.collect()
             gc.freeze()  # what the children inherit is never scanned again (nor copied by their collections)
         warmed = time.monotonic()
-        results = run_jobs(jobs, workers=workers, timeout=timeout, spawn=spawn, log=log)
+        try:
+            results = run_jobs(jobs, workers=workers, timeout=timeout, spawn=spawn, log=log)
+        finally:
+            if not spawn:
+                import gc
+
+                gc.unfreeze()  # let the interpreter's shutdown collect them (extension modules count leaks)
     reg = registry()
     base = _merge([r for r in results if r.job.name == BASELINE])
     base_rows = rows_by_claim(base.rows) if base else None
