@@ -57,6 +57,14 @@ ZERO_HESSIAN = by_version(
     note="issue https://github.com/pytorch/pytorch/issues/181581; present on 2.4.1, 2.8.0 and 2.13.0, an error on "
     "2.15.0; 2.0-2.3 untested here (torch 2.0.1 has no torch.compile on Python 3.11)",
 )
+#: HZ-044: torch 2.4 returned autograd.grad(create_graph=True)'s result from a compiled region without a graph.
+CONSTANT_INPUT_GRADIENT = by_version(
+    "HZ-044/u_x from a compiled autograd.grad is a constant",
+    {"<2.5": True, ">=2.5": False},
+    ref="https://github.com/pytorch/pytorch/issues/181581",
+    note="present on 2.4.1 (u_x has no grad_fn), an error on 2.8.0, 2.13.0 and 2.15.0 (u_x is a "
+    "CompiledFunctionBackwardBackward output whose backward refuses); 2.0-2.3 and 2.5-2.7 not run (unconfirmed)",
+)
 #: HZ-043: AOTAutograd dropped the in-place update of a 0-dim float64 graph input.
 DROPPED_MUTATION = by_version(
     "HZ-043/in-place update of a 0-dim float64 input is dropped",
@@ -717,3 +725,46 @@ def test_inplace_update_of_a_0dim_input(mode, form, device, dtype, check):
         check.tensor("[x after f(x), f(x)]", check.works("f(x)", run), [4.0, 4.0], dtype=dtype, device=device)
         return
     check.hazard("[x after f(x), f(x)]", run, wrong=[3.0, 3.0], truth=[4.0, 4.0], present=DROPPED_MUTATION, exact=True)
+
+
+@claim(
+    "HZ-044",
+    "Under torch.compile on torch 2.4, u_x returned by a compiled function that calls autograd.grad(..., "
+    "create_graph=True) is a constant without a grad_fn, so the PINN loss mean((u_x - 1)**2) + mean(u(x_b)**2) "
+    "backpropagates only the boundary term's parameter gradients without an error, where the truth is eager's "
+    "gradients of both terms (later torch raises 'does not currently support double backward').",
+    section="torch.compile",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/181581",
+)
+@modes("eager", "aot_eager")
+@dtypes("float64")
+def test_compiled_input_gradient_is_a_constant(mode, device, dtype, check):
+    net = mlp(device, dtype)
+    boundary = torch.tensor([[0.0], [1.0]], device=device, dtype=dtype)
+
+    def u_x(x):
+        return torch.autograd.grad(net(x).sum(), x, create_graph=True)[0]
+
+    def parameter_grads(ux_fn, with_residual=True):
+        net.zero_grad(set_to_none=True)
+        x = mlp_points(device, dtype)
+        loss = (net(boundary) ** 2).mean()
+        if with_residual:
+            loss = loss + ((ux_fn(x) - 1.0) ** 2).mean()
+        loss.backward()
+        return torch.cat([p.grad.flatten() for p in net.parameters()])
+
+    truth = parameter_grads(u_x)
+    boundary_only = parameter_grads(u_x, with_residual=False)
+    if mode == "eager":
+        check.false("the u_x term changes the parameter gradients",
+                    bool(torch.allclose(truth, boundary_only, rtol=1e-6, atol=1e-9)))
+        ux = check.works("u_x(x)", lambda: u_x(mlp_points(device, dtype)))
+        check.flags("u_x", ux, requires_grad=True, grad_fn=True)
+        return
+    compiled_u_x = spec.modes.compiled(u_x, mode)
+    # Tracing autograd.grad reads the .grad of a non-leaf (a warning the claim is not about).
+    with tolerating(UserWarning, NON_LEAF_GRAD_START):
+        check.hazard("parameter gradients through the compiled u_x", lambda: parameter_grads(compiled_u_x),
+                     wrong=boundary_only, truth=truth, present=CONSTANT_INPUT_GRADIENT, fixed_by_error=DOUBLE_BACKWARD)

@@ -310,3 +310,22 @@ def _(torch):
         return jvp
 
     wrap_function(torch.func, "jvp", make)
+
+
+@mutant("compiled-input-gradient-constant-flipped", kills=["HZ-044"], modes=("aot_eager",))
+def _(torch):
+    """On torch 2.4, where u_x from a compiled autograd.grad(create_graph=True) is a constant: compiling runs the
+    function eagerly (the hazard fixed).  Later torch: a compiled function's outputs come back detached, so u_x is a
+    constant again (the hazard back)."""
+    if _hazard_present("CONSTANT_INPUT_GRADIENT"):
+        _compile_is_eager(torch)
+        return
+
+    def wrap(compiled, _fn):
+        @functools.wraps(compiled)
+        def call(*args, **kwargs):
+            return _map_tensors(torch, compiled(*args, **kwargs), lambda t: t.detach())
+
+        return call
+
+    _wrap_compiled(torch, wrap)
