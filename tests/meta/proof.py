@@ -511,13 +511,14 @@ def no_shrinking() -> None:
     the shrink and explain phases) and names it in ``$SPEC_HYPOTHESIS_PROFILE``, so that the claims'
     conftest loads it before ``@given`` captures the settings of each property test.
     """
+    inherited = os.environ.pop("SPEC_HYPOTHESIS_PROFILE", None)  # it loads a profile when imported
     try:
         from hypothesis import Phase, settings
 
         from spec.suite import hypothesis_profiles
     except ImportError:
         return
-    chosen = os.environ.get(hypothesis_profiles.ENV)
+    chosen = inherited
     base = settings.get_profile(chosen if chosen and chosen != PROOF_PROFILE else "ci")
     phases = tuple(p for p in base.phases if p.name not in ("shrink", "explain")) or (Phase.generate,)
     settings.register_profile(PROOF_PROFILE, settings(base, phases=phases, report_multiple_bugs=False))
