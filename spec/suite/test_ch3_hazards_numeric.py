@@ -287,17 +287,16 @@ def test_matrix_norm_at_zero(order, way, device, dtype, check):
 #: that piece at the knees (-0.5 at -3, 1.5 at 3); the fix uses the minimum-norm values 0 and 1.
 HARDSWISH_HAZARD = by_version(
     "HZ-009/hardswish at its knees",
-    {"<2.7": True, ">=2.7": False},
+    {"<2.8": True, ">=2.8": False},
     ref="https://github.com/pytorch/pytorch/pull/148049",
-    note="issue https://github.com/pytorch/pytorch/issues/147801 (reported on 2.6.0); observed [-0.5, 1.5] on 2.0.1 "
-    "and 2.4.1 and [0, 1] on 2.8.0, 2.13.0, 2.14.1, 2.15.0; the first release with the fix (2.7: the PR was opened "
-    "and reviewed on 2025-02-27) is unconfirmed",
+    note="issue https://github.com/pytorch/pytorch/issues/147801 (reported on 2.6.0); the full matrix observed "
+    "[-0.5, 1.5] on 2.0.1 to 2.7.1 and [0, 1] from 2.8.0 on",
 )
 
 
 @claim(
     "HZ-009",
-    "Hazard (fixed in torch 2.7, unconfirmed: 2.4.1 has it, 2.8.0 not): F.hardswish at its knees x = -3 and x = 3 had derivative [-0.5, 1.5], "
+    "Hazard (fixed in torch 2.8): F.hardswish at its knees x = -3 and x = 3 had derivative [-0.5, 1.5], "
     "the slopes of the middle piece x (x + 3) / 6, where the true values by the autograd note's rule (the "
     "minimum-norm elements of [-0.5, 0] and [1, 1.5]) are [0, 1], what x * relu6(x + 3) / 6 gives; now [0, 1], by "
     "backward() and autograd.grad.",
