@@ -83,13 +83,16 @@ def test_hessian_is_n_squared_hvp_is_n(device, dtype, check):
     item = torch.empty((), dtype=dtype).element_size()
     with tolerating(Warning, LAZY_IMPORT):
         full = {
-            "torch.func.hessian": torch.func.hessian(f)(x),
-            "torch.autograd.functional.hessian": torch.autograd.functional.hessian(f, x),
+            "torch.func.hessian": check.works("torch.func.hessian", lambda: torch.func.hessian(f)(x)),
+            "torch.autograd.functional.hessian": check.works(
+                "torch.autograd.functional.hessian", lambda: torch.autograd.functional.hessian(f, x)),
         }
         hvps = {
-            "double backward": hvp_double_grad(x, v),
-            "torch.autograd.functional.hvp": torch.autograd.functional.hvp(f, x, v)[1],
-            "torch.func.jvp(torch.func.grad(f))": torch.func.jvp(torch.func.grad(f), (x,), (v,))[1],
+            "double backward": check.works("double backward", lambda: hvp_double_grad(x, v)),
+            "torch.autograd.functional.hvp": check.works(
+                "torch.autograd.functional.hvp", lambda: torch.autograd.functional.hvp(f, x, v)[1]),
+            "torch.func.jvp(torch.func.grad(f))": check.works(
+                "torch.func.jvp(torch.func.grad(f))", lambda: torch.func.jvp(torch.func.grad(f), (x,), (v,))[1]),
         }
     for name, H in full.items():
         check.equal(f"{name}: numel", H.numel(), N * N)
