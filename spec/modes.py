@@ -12,7 +12,8 @@ A mode is an axis like the device: a test that requests the ``mode`` fixture and
 
 Compiled modes are opt-in (``--mode aot_eager,inductor`` or ``--mode all``): the default run,
 eager and func, is the fast gate.  A mode that is not available here is skipped with the
-reason; asking for it explicitly is a usage error.
+reason; naming it in ``--mode`` is a usage error (``--mode all`` runs every mode that is available and
+skips the others with the reason).
 """
 
 from __future__ import annotations
