@@ -64,6 +64,22 @@ def _dynamo_problem() -> str | None:
     return None
 
 
+def _cpp_extension_problem() -> str | None:
+    """Why inductor's C++ build helpers cannot load here, or None.
+
+    Several torch releases (2.9, 2.10 among them) need setuptools for them; with setuptools, the
+    first import may warn that pkg_resources is deprecated.  Importing them once here, with that
+    warning ignored, keeps an environment's import noise out of the claims' -W error runs.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import torch.utils.cpp_extension  # noqa: F401
+    except Exception as exc:  # noqa: BLE001
+        return f"torch.utils.cpp_extension cannot be imported ({type(exc).__name__}: {exc})"
+    return None
+
+
 def cxx_compiler() -> str | None:
     """The C++ compiler inductor would use on a CPU, or None."""
     for name in (os.environ.get("CXX"), "g++", "c++", "clang++"):
@@ -89,13 +105,21 @@ def probe(name: str) -> ModeInfo:
             cxx = cxx_compiler()
             if cxx is None:
                 return ModeInfo(name, False, "inductor unavailable: no C++ compiler (g++, c++ or clang++) on PATH")
+            problem = _cpp_extension_problem()
+            if problem:
+                return ModeInfo(name, False, f"inductor unavailable: {problem}")
             return ModeInfo(name, True, f"torch.compile, inductor backend ({cxx})")
         return ModeInfo(name, True, "torch.compile, aot_eager backend")
     raise ModeError(f"unknown mode {name!r}; known modes: {', '.join(MODE_NAMES)}")
 
 
-def probe_all() -> dict[str, ModeInfo]:
-    return {name: probe(name) for name in MODE_NAMES}
+def probe_all(selected: list[str] | None = None) -> dict[str, ModeInfo]:
+    """Every mode's availability; a compiled mode outside ``selected`` is not probed (it costs imports)."""
+    wanted = set(selected if selected is not None else DEFAULT_MODES)
+    return {
+        name: probe(name) if name in wanted or name not in COMPILED else ModeInfo(name, False, f"{name}: not selected")
+        for name in MODE_NAMES
+    }
 
 
 def parse_selection(text: str | None) -> list[str] | None:

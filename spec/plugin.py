@@ -92,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
         selected_dtypes = dtypes_mod.parse_selection(config.getoption("--dtype"))
         selected_modes = modes_mod.parse_selection(config.getoption("--mode"))
         infos = devices_mod.probe_all()
-        mode_infos = modes_mod.probe_all()
+        mode_infos = modes_mod.probe_all(selected_modes)
         if selected_devices is not None:
             devices_mod.require_present(selected_devices, infos)
         if selected_modes is not None and (config.getoption("--mode") or "").strip() != "all":
