@@ -21,57 +21,64 @@ DOUBLE_BACKWARD = r"torch\.compile with aot_autograd does not currently support 
 COMPILED_NODE = r"^CompiledFunctionBackward$"
 
 #: Differentiating a compiled network's input gradient again (u_xx of a PINN): what the second autograd.grad
-#: says.  torch 2.4 lost the graph of u_x (no grad_fn), 2.8 and 2.13 lost its edge to x and blame an unused
-#: input, and since the fix of pytorch#181581 (#181606) torch says what is wrong.
+#: says.  Up to torch 2.7 u_x had no graph (no grad_fn), 2.8 to 2.13 gave u_x a graph that lost its edge to x and
+#: blamed an unused input, and since the fix of pytorch#181581 (#181606, first released in 2.14) torch says what
+#: is wrong.
 UXX_COMPILED_MESSAGE = by_version(
     "COMP-010/second autograd.grad through a compiled network",
     {
-        "<2.5": r"element 0 of tensors does not require grad and does not have a grad_fn",
-        ">=2.5,<2.15": r"appears to not have been used in the graph\. Set allow_unused=True",
-        ">=2.15": r"torch\.compile with aot_autograd does not currently support double backward",
+        "<2.8": r"element 0 of tensors does not require grad and does not have a grad_fn",
+        ">=2.8,<2.14": r"appears to not have been used in the graph\. Set allow_unused=True",
+        ">=2.14": r"torch\.compile with aot_autograd does not currently support double backward",
     },
     ref="https://github.com/pytorch/pytorch/pull/181606",
-    note="issue https://github.com/pytorch/pytorch/issues/181581; observed on 2.4.1, 2.8.0, 2.13.0 and 2.15.0; "
-    "the 2.4/2.8 boundary (2.5-2.7) is unconfirmed",
+    note="issue https://github.com/pytorch/pytorch/issues/181581; confirmed by observation on every release 2.1.2 "
+    "to 2.15.0 (2.7.1 'does not require grad', 2.8.0 'unused', 2.13.0 'unused', 2.14.1 'double backward'); the "
+    "change between 2.7 and 2.8 is unconfirmed (no PyTorch PR found)",
 )
 #: HZ-040/041/042: the silent zeros (pytorch#181581) were turned into the DOUBLE_BACKWARD error by #181606.
-#: torch 2.4 raised for u_xx (see UXX_COMPILED_MESSAGE) but already returned a zero Hessian.
+#: Up to torch 2.7 the second grad raised for u_xx (see UXX_COMPILED_MESSAGE) but the Hessian was already zero.
 SILENT_UXX = by_version(
     "HZ-040/u_xx through a compiled network is silently zero",
-    {"<2.5": False, ">=2.5,<2.15": True, ">=2.15": False},
+    {"<2.8": False, ">=2.8,<2.14": True, ">=2.14": False},
     ref="https://github.com/pytorch/pytorch/pull/181606",
-    note="issue https://github.com/pytorch/pytorch/issues/181581; present on 2.8.0 and 2.13.0, absent (an error) "
-    "on 2.4.1 and 2.15.0; 2.5-2.7 and 2.14 not run here (unconfirmed)",
+    note="issue https://github.com/pytorch/pytorch/issues/181581; confirmed by observation on every release: an "
+    "error on 2.1.2 to 2.7.1 (the onset in 2.8 is unconfirmed: no PyTorch PR found), zeros on 2.8.0 to 2.13.0, "
+    "the double-backward error from 2.14.1",
 )
 SILENT_UXX_NONE = by_version(
     "HZ-041/u_xx through a compiled network is silently None",
-    {"<2.5": False, ">=2.5,<2.15": True, ">=2.15": False},
+    {"<2.8": False, ">=2.8,<2.14": True, ">=2.14": False},
     ref="https://github.com/pytorch/pytorch/pull/181606",
-    note="issue https://github.com/pytorch/pytorch/issues/181581; present on 2.8.0 and 2.13.0, absent (an error) "
-    "on 2.4.1 and 2.15.0; 2.5-2.7 and 2.14 not run here (unconfirmed)",
+    note="issue https://github.com/pytorch/pytorch/issues/181581; confirmed by observation on every release: an "
+    "error on 2.1.2 to 2.7.1 (the onset in 2.8 is unconfirmed: no PyTorch PR found), None on 2.8.0 to 2.13.0, "
+    "the double-backward error from 2.14.1",
 )
 ZERO_HESSIAN = by_version(
     "HZ-042/autograd.functional.hessian inside a compiled function is zero",
-    {"<2.15": True, ">=2.15": False},
+    {"<2.14": True, ">=2.14": False},
     ref="https://github.com/pytorch/pytorch/pull/181606",
-    note="issue https://github.com/pytorch/pytorch/issues/181581; present on 2.4.1, 2.8.0 and 2.13.0, an error on "
-    "2.15.0; 2.0-2.3 untested here (torch 2.0.1 has no torch.compile on Python 3.11)",
+    note="issue https://github.com/pytorch/pytorch/issues/181581; confirmed by observation: zero on every release "
+    "2.1.2 to 2.13.0, the double-backward error on 2.14.1 and 2.15.0 (torch 2.0.1 has no torch.compile on "
+    "Python 3.11)",
 )
-#: HZ-044: torch 2.4 returned autograd.grad(create_graph=True)'s result from a compiled region without a graph.
+#: HZ-044: up to torch 2.7 autograd.grad(create_graph=True)'s result came back from a compiled region without a graph.
 CONSTANT_INPUT_GRADIENT = by_version(
     "HZ-044/u_x from a compiled autograd.grad is a constant",
-    {"<2.5": True, ">=2.5": False},
+    {"<2.8": True, ">=2.8": False},
     ref="https://github.com/pytorch/pytorch/issues/181581",
-    note="present on 2.4.1 (u_x has no grad_fn), an error on 2.8.0, 2.13.0 and 2.15.0 (u_x is a "
-    "CompiledFunctionBackwardBackward output whose backward refuses); 2.0-2.3 and 2.5-2.7 not run (unconfirmed)",
+    note="confirmed by observation: present on every release 2.1.2 to 2.7.1 (u_x has no grad_fn), an error from "
+    "2.8.0 to 2.15.0 (u_x is a CompiledFunctionBackwardBackward output whose backward refuses); the PR that changed "
+    "it in 2.8 is unconfirmed (not found)",
 )
-#: HZ-043: AOTAutograd dropped the in-place update of a 0-dim float64 graph input.
+#: HZ-043: AOTAutograd dropped the in-place update of a 0-dim float64 graph input on torch 2.7 to 2.13.
 DROPPED_MUTATION = by_version(
     "HZ-043/in-place update of a 0-dim float64 input is dropped",
-    {"<2.5": False, ">=2.5,<2.15": True, ">=2.15": False},
+    {"<2.7": False, ">=2.7,<2.14": True, ">=2.14": False},
     ref="https://github.com/pytorch/pytorch/issues/195422",
-    note="unconfirmed: no upstream issue for the 0-dim float64 case was found (the reference is the closest one, "
-    "a dropped input mutation); present on 2.8.0 and 2.13.0, absent on 2.4.1 and 2.15.0, other versions not run",
+    note="unconfirmed: no upstream issue or PR for the 0-dim float64 case was found (the reference is the closest "
+    "one, a dropped input mutation); the range is confirmed by observation: updated on 2.1.2 to 2.6.0, dropped on "
+    "every release 2.7.1 to 2.13.0, updated on 2.14.1 and 2.15.0",
 )
 #: autograd.grad's materialize_grads keyword arrived in torch 2.1 (UNUSED-003).
 MATERIALIZE_GRADS = by_version(
@@ -84,26 +91,31 @@ TRACE_AUTOGRAD_OPS = by_version(
     "COMP-013/torch._dynamo.config.trace_autograd_ops exists",
     {"<2.11": False, ">=2.11": True},
     ref="https://github.com/pytorch/pytorch/pull/169493",
-    note="absent on 2.4.1 and 2.8.0, present on 2.13.0 and 2.15.0; the PR merged in December 2025, so 2.11 is "
-    "assumed as its first release (2.9-2.12 not run here, unconfirmed)",
+    note="confirmed by observation: absent on every release 2.1.2 to 2.10.0, present on 2.11.0 to 2.15.0",
 )
 #: Tensor.retain_grad() inside a compiled region: before torch 2.7 AOTAutograd compiled it into nothing (the .grad
-#: stayed None, pytorch#146212); since #146214 Dynamo graph-breaks on it, an error under fullgraph=True.
+#: stayed None, pytorch#146212); since #146214 Dynamo graph-breaks on it, an error under fullgraph=True.  Torch 2.8
+#: reworded Dynamo's graph-break messages ("Tensor.retain_grad() with AOTDispatcher" plus an explanation).
 RETAIN_GRAD_FULLGRAPH = by_version(
     "COMP-011/retain_grad() under fullgraph=True",
-    {"<2.7": "compiles", ">=2.7": r"^Unsupported: .*retain_grad\(\)"},
+    {
+        "<2.7": "compiles",
+        ">=2.7,<2.8": r"^Unsupported: retain_grad does not work with AOTDispatcher",
+        ">=2.8": r"^Unsupported: Tensor\.retain_grad\(\) with AOTDispatcher",
+    },
     ref="https://github.com/pytorch/pytorch/pull/146214",
-    note="issue https://github.com/pytorch/pytorch/issues/146212; compiles on 2.4.1, Unsupported on 2.8.0, 2.13.0 "
-    "and 2.15.0",
+    note="issue https://github.com/pytorch/pytorch/issues/146212; confirmed by observation: compiles on every "
+    "release 2.1.2 to 2.6.0, Unsupported from 2.7.1 on; the 2.8 rewording is unconfirmed (its PR was not found)",
 )
-#: torch.func transforms inside a fullgraph compile: torch 2.4's Dynamo could not trace functional_call of a
+#: torch.func transforms inside a fullgraph compile: up to torch 2.4 Dynamo could not trace functional_call of a
 #: module under vmap(grad(...)).
 FUNC_FULLGRAPH = by_version(
     "COMP-015/torch.func PINN loss under fullgraph=True",
     {"<2.5": r"^Unsupported: ", ">=2.5": "returned"},
     ref="https://github.com/pytorch/pytorch/issues/94851",
-    note="unconfirmed: the reference is an earlier torch.func x torch.compile failure, not this one; fails on "
-    "2.4.1, compiles on 2.8.0, 2.13.0 and 2.15.0 (2.5-2.7 not run)",
+    note="unconfirmed: the reference is an earlier torch.func x torch.compile failure, not this one; the range is "
+    "confirmed by observation: Unsupported on every release 2.1.2 to 2.4.1, compiles on every release 2.5.1 to "
+    "2.15.0",
 )
 
 #: What each mode does for the same code (the eager row is the reference the compiled rows are compared to).
@@ -387,9 +399,9 @@ def test_compiled_backward_is_not_differentiable(mode, device, dtype, check):
 @claim(
     "COMP-010",
     "Under torch.compile u_xx of a compiled MLP cannot be taken with nested autograd.grad: the second grad "
-    "raises, since torch 2.15 with 'does not currently support double backward', on 2.5 to 2.14 with the "
-    "misleading 'appears to not have been used in the graph', on 2.4 with 'element 0 of tensors does not require "
-    "grad'; eager returns u_xx.",
+    "raises, since torch 2.14 with 'does not currently support double backward', on 2.8 to 2.13 with the "
+    "misleading 'appears to not have been used in the graph', before 2.8 with 'element 0 of tensors does not "
+    "require grad'; eager returns u_xx.",
     section="torch.compile",
 )
 @modes("eager", "aot_eager")
@@ -542,8 +554,8 @@ def test_trace_autograd_ops_pinn_loss_gradients(mode, device, dtype, check):
 @claim(
     "COMP-015",
     "Under torch.compile a PINN loss written with torch.func (vmap of grad and grad of grad of a functional_call) "
-    "compiles with fullgraph=True since torch 2.5 and its value and parameter gradients equal eager's (torch 2.4 "
-    "raised Unsupported).",
+    "compiles with fullgraph=True since torch 2.5 and its value and parameter gradients equal eager's (torch 2.1 "
+    "to 2.4 raised Unsupported).",
     section="torch.compile",
 )
 @modes("eager", "aot_eager")
@@ -611,9 +623,9 @@ def test_compiled_is_grads_batched(mode, device, dtype, check):
 
 @claim(
     "HZ-040",
-    "Under torch.compile on torch 2.5 to 2.14, u_xx of a compiled MLP taken with autograd.grad(..., "
-    "materialize_grads=True) is zeros without an error or warning, where the truth is eager's u_xx (torch 2.15 "
-    "raises 'does not currently support double backward').",
+    "Under torch.compile on torch 2.8 to 2.13, u_xx of a compiled MLP taken with autograd.grad(..., "
+    "materialize_grads=True) is zeros without an error or warning, where the truth is eager's u_xx (earlier torch "
+    "raises 'does not require grad', torch 2.14 and later 'does not currently support double backward').",
     section="torch.compile",
     kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/181581",
@@ -643,9 +655,9 @@ def test_compiled_uxx_materialized_is_zero(mode, device, dtype, check):
 
 @claim(
     "HZ-041",
-    "Under torch.compile on torch 2.5 to 2.14, u_xx of a compiled MLP taken with autograd.grad(..., "
-    "allow_unused=True) is None without an error or warning, where the truth is eager's u_xx (torch 2.15 raises "
-    "'does not currently support double backward').",
+    "Under torch.compile on torch 2.8 to 2.13, u_xx of a compiled MLP taken with autograd.grad(..., "
+    "allow_unused=True) is None without an error or warning, where the truth is eager's u_xx (earlier torch raises "
+    "'does not require grad', torch 2.14 and later 'does not currently support double backward').",
     section="torch.compile",
     kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/181581",
@@ -672,9 +684,9 @@ def test_compiled_uxx_allow_unused_is_none(mode, device, dtype, check):
 
 @claim(
     "HZ-042",
-    "Under torch.compile before torch 2.15, torch.autograd.functional.hessian called inside the compiled function "
+    "Under torch.compile before torch 2.14, torch.autograd.functional.hessian called inside the compiled function "
     "returns an all-zero Hessian without an error: for sum(z**3) at [1, 2] it gives [[0, 0], [0, 0]] where the "
-    "truth is [[6, 0], [0, 12]] (torch 2.15 raises 'does not currently support double backward').",
+    "truth is [[6, 0], [0, 12]] (torch 2.14 and later raise 'does not currently support double backward').",
     section="torch.compile",
     kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/181581",
@@ -699,7 +711,7 @@ def test_hessian_inside_compiled_function(mode, device, dtype, check):
 
 @claim(
     "HZ-043",
-    "Under torch.compile (aot_eager) on torch 2.5 to 2.14, an in-place x.add_(1) on a 0-dim float64 input is "
+    "Under torch.compile (aot_eager) on torch 2.7 to 2.13, an in-place x.add_(1) on a 0-dim float64 input is "
     "dropped without an error: x = 3 stays 3 and the function returns 3, where the truth is 4 (a float32 or "
     "1-element input is updated).",
     section="torch.compile",
@@ -729,7 +741,7 @@ def test_inplace_update_of_a_0dim_input(mode, form, device, dtype, check):
 
 @claim(
     "HZ-044",
-    "Under torch.compile on torch 2.4, u_x returned by a compiled function that calls autograd.grad(..., "
+    "Under torch.compile before torch 2.8, u_x returned by a compiled function that calls autograd.grad(..., "
     "create_graph=True) is a constant without a grad_fn, so the PINN loss mean((u_x - 1)**2) + mean(u(x_b)**2) "
     "backpropagates only the boundary term's parameter gradients without an error, where the truth is eager's "
     "gradients of both terms (later torch raises 'does not currently support double backward').",
