@@ -338,7 +338,7 @@ def _(torch):
     wrap_function(fwad, "unpack_dual", make)
 
 
-@mutant("func-jvp-tangent-doubled", kills=["TAN-002", "TAN-005"])
+@mutant("func-jvp-tangent-doubled", kills=["TAN-002", "TAN-005", "TFUNC-004"])
 def _(torch):
     """torch.func.jvp returns twice the Jacobian-vector product."""
 

@@ -1,4 +1,4 @@
-"""Mutants for the execution-mode claims: "torch.compile" (COMP-*, HZ-040..043) and "torch.func transforms" (TFUNC-*).
+"""Mutants for the execution-mode claims: "torch.compile" (COMP-*, HZ-040..044) and "torch.func transforms" (TFUNC-*).
 
 Mutants of plain autograd and torch.func kill the eager and func rows, which the default run (``--mode``
 not given) has.  Mutants of ``torch.compile`` change what the compiled rows observe, so they declare
@@ -6,10 +6,10 @@ not given) has.  Mutants of ``torch.compile`` change what the compiled rows obse
 torch.compile is not available, e.g. torch 2.0 on Python 3.11).  The compile mutants wrap
 ``torch.compile``; ``spec.modes.compiled`` calls it at call time, so every compiled row goes through them.
 
-A hazard claim is killed by a mutant that *fixes* it (the test ends "fixed"): on a torch where HZ-040..043 are
-present, compiling is replaced by running the function eagerly, which gives the true value.  Torch 2.15 fixed
-them (it raises, or updates the input): there the same mutant brings the wrong value back instead, and the
-hazard test fails its check.
+A hazard claim is killed by a mutant that *fixes* it (the test ends "fixed"): on a torch where HZ-040..044 are
+present, compiling is replaced by running the function eagerly, which gives the true value.  On a torch where a
+hazard is absent (it raises, or updates the input; each hazard's range is the by_version data beside its claim)
+the same mutant brings the wrong value back instead, and the hazard test fails its check.
 """
 
 import functools
@@ -191,7 +191,7 @@ def _(torch):
 
 @mutant("compiled-uxx-silent-flipped", kills=["HZ-040", "HZ-041"], modes=("aot_eager",))
 def _(torch):
-    """Where u_xx through a compiled network is silently zero/None (torch 2.5 to 2.14): compiling runs the network
+    """Where u_xx through a compiled network is silently zero/None (torch 2.8 to 2.13): compiling runs the network
     eagerly, and u_xx is right (the hazards fixed).  Elsewhere: the error of the second autograd.grad becomes
     zeros with materialize_grads=True and None with allow_unused=True (the hazards back)."""
     if _hazard_present("SILENT_UXX"):
@@ -220,8 +220,8 @@ def _(torch):
 
 @mutant("compiled-hessian-zero-flipped", kills=["HZ-042"], modes=("aot_eager",))
 def _(torch):
-    """Before torch 2.15, where autograd.functional.hessian inside a compiled function is zero: compiling runs the
-    function eagerly (the hazard fixed).  From 2.15: a compiled function whose trace raises the double-backward
+    """Before torch 2.14, where autograd.functional.hessian inside a compiled function is zero: compiling runs the
+    function eagerly (the hazard fixed).  From 2.14: a compiled function whose trace raises the double-backward
     error returns zeros of the eager result's shape (the hazard back)."""
     if _hazard_present("ZERO_HESSIAN"):
         _compile_is_eager(torch)
@@ -244,7 +244,7 @@ def _(torch):
 
 @mutant("compiled-0dim-mutation-flipped", kills=["HZ-043"], modes=("aot_eager",))
 def _(torch):
-    """Where the in-place update of a 0-dim float64 input is dropped (torch 2.5 to 2.14): compiling runs the
+    """Where the in-place update of a 0-dim float64 input is dropped (torch 2.7 to 2.13): compiling runs the
     function eagerly (the hazard fixed).  Elsewhere: a compiled function puts back the values its 0-dim float64
     inputs had before the call (the hazard back)."""
     if _hazard_present("DROPPED_MUTATION"):
@@ -297,25 +297,10 @@ def _(torch):
     wrap_function(torch.func, "grad", make)
 
 
-@mutant("func-jvp-tangent-doubled", kills=["TFUNC-004"])
-def _(torch):
-    """torch.func.jvp returns twice the tangent."""
-
-    def make(original):
-        @functools.wraps(original)
-        def jvp(func, primals, tangents, *args, **kwargs):
-            out = original(func, primals, tangents, *args, **kwargs)
-            return (out[0], _map_tensors(torch, out[1], lambda t: 2 * t)) + tuple(out[2:])
-
-        return jvp
-
-    wrap_function(torch.func, "jvp", make)
-
-
 @mutant("compiled-input-gradient-constant-flipped", kills=["HZ-044"], modes=("aot_eager",))
 def _(torch):
-    """On torch 2.4, where u_x from a compiled autograd.grad(create_graph=True) is a constant: compiling runs the
-    function eagerly (the hazard fixed).  Later torch: a compiled function's outputs come back detached, so u_x is a
+    """Before torch 2.8, where u_x from a compiled autograd.grad(create_graph=True) is a constant: compiling runs
+    the function eagerly (the hazard fixed).  From 2.8: a compiled function's outputs come back detached, so u_x is a
     constant again (the hazard back)."""
     if _hazard_present("CONSTANT_INPUT_GRADIENT"):
         _compile_is_eager(torch)
