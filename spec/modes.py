@@ -113,8 +113,18 @@ def probe(name: str) -> ModeInfo:
     raise ModeError(f"unknown mode {name!r}; known modes: {', '.join(MODE_NAMES)}")
 
 
-def probe_all(selected: list[str] | None = None) -> dict[str, ModeInfo]:
-    """Every mode's availability; a compiled mode outside ``selected`` is not probed (it costs imports)."""
+#: ``probe_all()`` without an argument: probe every mode (the sensitivity proof plans its compiled mutants so).
+EVERY_MODE = ("*",)
+
+
+def probe_all(selected: list[str] | tuple[str, ...] | None = EVERY_MODE) -> dict[str, ModeInfo]:
+    """Every mode's availability.
+
+    ``selected`` is a run's ``--mode`` selection (``parse_selection``; None: the default modes): a compiled mode
+    outside it is not probed (it costs imports) and reads "not selected".  Without an argument every mode is probed.
+    """
+    if selected == EVERY_MODE:
+        return {name: probe(name) for name in MODE_NAMES}
     wanted = set(selected if selected is not None else DEFAULT_MODES)
     return {
         name: probe(name) if name in wanted or name not in COMPILED else ModeInfo(name, False, f"{name}: not selected")
