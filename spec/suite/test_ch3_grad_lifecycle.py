@@ -147,13 +147,12 @@ def test_assigned_grad_keeps_its_layout(device, dtype, check, warn_always):
     check.tensor(".grad after two accumulations", p.grad, 4.0, dtype=dtype, device=device, shape=(3, 4))
 
 
-@claim("LIFE-005")
-def test_layout_warning_once_per_process(device, dtype, check):
-    observed = isolated.run(
-        f"""
+def layout_snippet(device, dtype, **_):
+    """The fresh interpreter's code: a manually assigned, transposed .grad, then three backward() calls."""
+    return f"""
         import warnings, torch
-        p = torch.rand(3, 4, dtype={dtype}, device={str(device)!r}, requires_grad=True)
-        p.grad = torch.zeros(4, 3, dtype={dtype}, device={str(device)!r}).t()
+        p = torch.rand(3, 4, dtype=torch.{dtype}, device={str(device)!r}, requires_grad=True)
+        p.grad = torch.zeros(4, 3, dtype=torch.{dtype}, device={str(device)!r}).t()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for _ in range(3):
@@ -161,7 +160,12 @@ def test_layout_warning_once_per_process(device, dtype, check):
         report({{"warnings": [str(w.message).splitlines()[0] for w in caught if w.category is UserWarning],
                  "strides": list(p.grad.stride())}})
         """
-    )
+
+
+@claim("LIFE-005")
+@isolated.prefetch(layout_snippet)
+def test_layout_warning_once_per_process(device, dtype, check):
+    observed = isolated.run(layout_snippet(device, str(dtype).removeprefix("torch.")))
     messages = observed["warnings"]
     check.equal("layout warnings in a fresh process, three accumulations", len(messages), 1)
     check.matches("the warning", messages[0] if messages else "", LAYOUT_WARNING)
