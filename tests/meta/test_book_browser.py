@@ -179,3 +179,25 @@ def test_book_fits_a_phone_screen(browser, fresh_book, shots):
         browser.save_screenshot(str(shots / "phone.png"))
     finally:
         browser.set_window_size(1200, 900)
+
+
+def test_hazards_page_in_a_browser(browser, shots):
+    """The Hazards section is linked from the top of the book and shows every hazard with its status table."""
+    from selenium.webdriver.common.by import By
+
+    index = BOOK / "index.html"
+    if not index.is_file() or not sorted(MATRIX_RESULTS.glob("*.json")):
+        pytest.skip("no committed book rendered from docs/matrix/results")
+    hazards = [cid for cid, c in registry().items() if c.kind == "hazard"]
+    assert hazards, "the registry has no hazard claims"
+    browser.get(index.resolve().as_uri())
+    browser.find_element(By.CSS_SELECTOR, 'a[href="#hazards"]').click()
+    section = browser.find_element(By.ID, "hazards")
+    assert section.is_displayed()
+    assert browser.execute_script("return location.hash") == "#hazards"
+    shown = [a.text for a in section.find_elements(By.CSS_SELECTOR, "div.hazard h3 a.id")]
+    assert sorted(shown) == sorted(hazards), f"the Hazards section lists {shown}, the registry {hazards}"
+    for box in section.find_elements(By.CSS_SELECTOR, "div.hazard"):
+        assert box.find_elements(By.CSS_SELECTOR, "table td"), "a hazard without its status across versions"
+        assert "upstream" in box.text
+    browser.save_screenshot(str(shots / "hazards.png"))
