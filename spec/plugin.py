@@ -104,7 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if raw_claims:
             ids = [part for chunk in raw_claims for part in chunk.split(",")]
             selected_claims = claims_mod.resolve_ids(ids, registry)
-        partial = _is_partial(config, selected_claims, selected_devices, selected_dtypes, selected_modes)
+        present = [n for n, i in infos.items() if i.present]
+        partial = _is_partial(config, selected_claims, selected_devices, present, selected_dtypes, selected_modes)
         results_path = config.getoption("--results")
         if results_path and not hasattr(config, "workerinput"):
             _check_results_path(Path(results_path), partial, config.getoption("--results-overwrite"))
@@ -141,10 +142,16 @@ def _import_torch() -> list[str]:
     return list(IMPORT_WARNINGS)
 
 
-def _is_partial(config, claims, devices, dtypes, modes) -> bool:
-    """Whether this run selects less than the whole suite (--claim, --dtype, -k, -m, a file or node ID)."""
+def _is_partial(config, claims, devices, present, dtypes, modes) -> bool:
+    """Whether this run selects less than the whole suite: --claim, --dtype, -k, -m, a file or node ID, a
+    --device that leaves out a present device, or a --mode that leaves out a default mode (--mode aot_eager
+    runs no eager test)."""
     opt = config.option
     if claims is not None or dtypes is not None or getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""):
+        return True
+    if devices is not None and not set(present) <= set(devices):
+        return True
+    if modes is not None and not set(modes_mod.DEFAULT_MODES) <= set(modes):
         return True
     if getattr(opt, "lf", False) or getattr(opt, "deselect", None):
         return True

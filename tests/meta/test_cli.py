@@ -126,6 +126,16 @@ class TestGate:
         doc = json.loads(path.read_text())
         assert set(doc["claims"]) == {"RET-001"} and doc["selection"]["partial"] is True
 
+    def test_a_mode_selection_without_eager_is_partial(self, tmp_path):
+        """--mode aot_eager runs no eager test: it must not pass for a full run over a full run's results."""
+        path = tmp_path / "full.json"
+        full = make_results()
+        path.write_text(json.dumps(full))
+        proc = pytest_run("--mode", "aot_eager", "--results", str(path), "-q")
+        assert proc.returncode == 4, proc.stdout + proc.stderr
+        assert "holds a full run" in one_line_error(proc)
+        assert json.loads(path.read_text()) == full
+
 
 class TestDiff:
     def test_identical_runs_pass_the_gate(self, write_results):
