@@ -78,6 +78,13 @@ def configure(parser) -> None:
         help=f"render: the folder for {REPORT_NAME} and the PNGs (default {DEFAULT_OUT}); "
         "compare: also write the comparison as Markdown to this file",
     )
+    parser.add_argument(
+        "--any-machine",
+        action="store_true",
+        help="with --compare: compare runs made on different machines (CPU, thread count, sizes, clock or timing "
+        "plan differ); "
+        "without it that is an error, because the change would be the machine's, not torch's",
+    )
     parser.add_argument("--no-plots", action="store_true", help="render the Markdown only")
     parser.add_argument(
         "--check",
@@ -97,7 +104,12 @@ def run(args) -> int:
         threshold = parse_threshold(args.threshold)
         confidence = parse_confidence(args.confidence)
         old, new = (load(p) for p in args.compare)
+        differs = machine_differences(old, new)
+        if differs and not args.any_machine:
+            raise CommandError("OLD and NEW ran on different machines (" + "; ".join(differs) + "): their ratios "
+                               "are not comparable (pass --any-machine to compare them anyway)")
         result = compare(old, new, threshold, confidence)
+        result["machine_differences"] = differs
         text = "\n".join(compare_lines(result, old, new, threshold, confidence))
         print(text)
         if args.out:
@@ -346,6 +358,26 @@ def compare(old: dict, new: dict, threshold: float, confidence: float = DEFAULT_
     return {"changes": changes, "regressions": regressions, "missing": missing}
 
 
+def fingerprint(run: dict) -> dict[str, Any]:
+    """What must be equal for two runs' ratios to be comparable: the CPU, the threads, the sizes, the clock and the
+    timing plan (blocks, rounds: the estimator itself)."""
+    cpu = run["machine"].get("cpu") or {}
+    clocks = sorted({r.get("clock") for r in run["rows"].values() if r.get("clock")})
+    return {
+        "CPU": f"{cpu['brand_raw']} x{cpu.get('count', '?')}" if cpu.get("brand_raw") else None,
+        "threads": run["meta"].get("threads"),
+        "sizes": run["meta"].get("sizes"),
+        "clock": ", ".join(clocks) or None,
+        "timing plan": run["meta"].get("timing"),
+    }
+
+
+def machine_differences(old: dict, new: dict) -> list[str]:
+    """'CPU: A vs B' for each fingerprint entry known in both runs that differs (empty: comparable)."""
+    a, b = fingerprint(old), fingerprint(new)
+    return [f"{k}: {a[k]} vs {b[k]}" for k in a if a[k] is not None and b[k] is not None and a[k] != b[k]]
+
+
 def _interval_text(c: dict) -> str:
     if math.isinf(c["high"]):
         return "–"
@@ -366,6 +398,9 @@ def compare_lines(result: dict, old: dict, new: dict, threshold: float,
         "| case | device | OLD ratio (CV, rounds) | NEW ratio (CV, rounds) | change | interval | verdict |",
         "|---|---|---:|---:|---:|---|---|",
     ]
+    if result.get("machine_differences"):
+        lines[1:1] = ["", "**Different machines** (" + "; ".join(result["machine_differences"]) + "): every change "
+                      "below mixes the machine's and torch's; compared only because --any-machine was given."]
     for c in result["changes"]:
         flag = {"slower": f"**SLOWER by more than {threshold:.0%}**", "ok": "ok"}.get(
             c["status"], "not measurable at this noise" + (f" ({c['why']})" if c.get("why") else ""))
@@ -553,7 +588,20 @@ def _section(run: dict, device: str, out: Path | None, plots: bool) -> list[str]
         over = sum(1 for c in cvs if c > 0.05)
         lines += [
             f"CV of the ratios: median {statistics.median(cvs):.1%}, max {max(cvs):.1%}; "
-            f"{over} of {len(cvs)} above the 5 % target.",
+            f"{over} of {len(cvs)} above 5 %.",
+            "",
+        ]
+    precisions = [r["precision"] for r in rows.values() if r.get("precision") is not None
+                  and not math.isnan(r["precision"])]
+    timing = meta.get("timing") or {}
+    if precisions and timing.get("precision"):
+        target = timing["precision"]
+        met = sum(1 for h in precisions if h <= target)
+        lines += [
+            f"Precision for `--compare`: {met} of {len(precisions)} ratios have rounds steady enough for a 99 % "
+            f"interval of ±{target:.0%} when compared with a run like this one, so that a real 20 % slowdown shows "
+            f"as \"slower\" at the default 10 % threshold; the others would show it as \"not measurable\" (median "
+            f"half-width {statistics.median(precisions):.1%}, max {max(precisions):.1%}).",
             "",
         ]
 

@@ -1,9 +1,20 @@
-"""Interleaved timing for the benchmarks: every round times the plain forward pass, then the method.
+"""Interleaved timing for the benchmarks: every block times the plain forward pass, then the method.
 
-The figure of merit is the ratio method time / forward time, computed per round with the
-forward measured right before and right after the method's round (their mean), so that
-machine speed, frequency scaling and load from other processes cancel. On CUDA both are
+The figure of merit is the ratio method time / forward time per round: a round is one to three
+alternating blocks (forward, method, forward, method, ...), and its ratio is the minimum method
+block over the minimum forward block, so that machine speed, frequency scaling and load from
+other processes cancel, and a block another process interrupted is dropped. On CUDA both are
 timed with CUDA events around the calls, and each round ends with a synchronization.
+
+Blocks are short (2 ms of calls) and a round takes the minimum of 3 to 12 of them: on a
+noisy VM the time of a call is the clean time plus interruptions, and the minimum over many
+short blocks finds the clean time far more steadily than a few long ones (on the 2-core Xeon VM
+of 2026-11-28, blocks of 20 ms, 3 to a round, gave a robust spread of 8-10 % per round; 2 ms, 12
+to a round, 2-3 %). Each case gets the rounds its time budget affords (``CASE_BUDGET_S``), 8 to
+40, whatever the budget; a method slower than 0.5 s a call gets rounds of one call, and at least 5
+(the fewest for which a 99 % interval exists). The JSON records, per case, the
+robust spread of the rounds and the predicted half-width of the 99 % interval of a comparison
+of two runs like it (``precision``), so a reader sees which cases can show a 20 % slowdown.
 """
 
 from __future__ import annotations
@@ -16,19 +27,30 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-#: time for the method calls of one block (and, separately, for the forward calls of one block)
-ROUND_TARGET_S = 0.02
-#: time for all timed blocks of one case
-CASE_BUDGET_S = 0.8
-#: blocks per round: a round's forward and method times are the minimum over its blocks
-GROUP = 3
-MIN_ROUNDS = 5
-MAX_ROUNDS = 8
+#: time for the method calls of one block (and, separately, for the forward calls of one block): short,
+#: so that most blocks run without an interruption from another process
+BLOCK_TARGET_S = 0.002
+#: time for one round: its blocks (MIN_GROUP to MAX_GROUP of them) give one ratio, the minimum over the round
+ROUND_TARGET_S = 0.1
+MIN_GROUP = 3
+MAX_GROUP = 12
 #: a method whose call takes longer than this gets rounds of one block
-MEDIUM_CALL_S = 0.25
+LONG_CALL_S = 0.5
 #: ... longer than this: SLOW_ROUNDS rounds of one call, and no second warm-up call
 SLOW_CALL_S = 2.0
-SLOW_ROUNDS = 2
+#: 5 rounds a side is the fewest for which a 99 % Mann-Whitney interval exists (1/252 < 0.5 %)
+SLOW_ROUNDS = 5
+MIN_ROUNDS = 8
+MAX_ROUNDS = 40
+#: time for the measured rounds of one case: it gets as many rounds as this affords (MIN_ROUNDS to MAX_ROUNDS;
+#: never fewer than SLOW_ROUNDS, whatever the time)
+CASE_BUDGET_S = 4.0
+#: the precision a case should reach: a 99 % interval of +-5 % (log scale) for a comparison of two runs like it,
+#: so that a real 20 % slowdown is "slower" at the default 10 % threshold with a margin. Recorded, not enforced.
+PRECISION = 0.05
+#: the half-width of that 99 % Hodges-Lehmann / Mann-Whitney interval for two runs of n rounds with spread s is
+#: about Z_COMPARE * s / sqrt(n): 2.576 (99 %) x sqrt(pi / 3) (its efficiency on normal noise) x sqrt(2)
+Z_COMPARE = 2.576 * math.sqrt(math.pi / 3) * math.sqrt(2)
 
 
 #: the CPU clock: "cpu" (process CPU time, the default: on one thread it equals the wall time of an idle
@@ -65,20 +87,37 @@ class Clock:
         return (self.now() - t0) / n
 
 
-def calls_for(seconds_per_call: float, target: float = ROUND_TARGET_S) -> int:
+def calls_for(seconds_per_call: float, target: float = BLOCK_TARGET_S) -> int:
     return max(1, int(math.ceil(target / max(seconds_per_call, 1e-9))))
 
 
 def plan(call_s: float, forward_s: float) -> dict[str, int]:
-    """Calls per block, blocks per round and rounds for a method taking ``call_s`` per call."""
-    if call_s > SLOW_CALL_S:
-        return {"method_calls": 1, "forward_calls": calls_for(forward_s), "group": 1, "rounds": SLOW_ROUNDS}
-    method_calls = calls_for(call_s)
-    forward_calls = calls_for(forward_s, min(ROUND_TARGET_S, max(call_s, 0.005)))
-    group = 1 if call_s > MEDIUM_CALL_S else GROUP
-    block = method_calls * call_s + forward_calls * forward_s
-    rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, int(CASE_BUDGET_S / (group * block))))
-    return {"method_calls": method_calls, "forward_calls": forward_calls, "group": group, "rounds": rounds}
+    """Calls per block, blocks per round, and rounds for a method taking ``call_s`` per call."""
+    method_calls, forward_calls = calls_for(call_s), calls_for(forward_s)
+    block_s = method_calls * call_s + forward_calls * forward_s
+    if call_s > LONG_CALL_S:
+        group = 1
+    else:
+        group = max(MIN_GROUP, min(MAX_GROUP, int(math.ceil(ROUND_TARGET_S / block_s))))
+    affordable = int(CASE_BUDGET_S / (group * block_s))
+    rounds = max(SLOW_ROUNDS if call_s > LONG_CALL_S else MIN_ROUNDS, min(MAX_ROUNDS, affordable))
+    return {"method_calls": method_calls, "forward_calls": forward_calls, "group": group, "rounds": rounds,
+            "warmup": 0 if call_s > SLOW_CALL_S else 1}
+
+
+def spread(ratios: list[float]) -> float:
+    """A robust spread of the log ratios: 1.4826 x their median absolute deviation (the standard deviation
+    for normal noise; one round another process interrupted does not inflate it). NaN below 3 rounds."""
+    if len(ratios) < 3:
+        return float("nan")
+    logs = [math.log(r) for r in ratios]
+    center = statistics.median(logs)
+    return 1.4826 * statistics.median(abs(v - center) for v in logs)
+
+
+def precision(s: float, n: int) -> float:
+    """The predicted half-width (log scale) of the 99 % interval comparing two runs like this one."""
+    return Z_COMPARE * s / math.sqrt(n) if n and s == s else float("nan")
 
 
 def ratio_stats(method_s: list[float], forward_s: list[float], group: int = 1) -> dict[str, Any]:
@@ -104,7 +143,12 @@ def ratio_stats(method_s: list[float], forward_s: list[float], group: int = 1) -
 
 
 class Interleaved:
-    """Drives ``benchmark.pedantic``: ``setup`` times a forward block, ``target`` a method block."""
+    """Drives ``benchmark.pedantic``: ``setup`` times a forward block, ``target`` a method block.
+
+    Before pedantic, one round is timed the same way and thrown away: the warm-up (the
+    allocator, the caches, lazy initialisations: the first round of a case ran up to 2x slower
+    than the rest on the Xeon VM).
+    """
 
     def __init__(self, forward: Callable[[], Any], method: Callable[[], Any], clock: Clock, first_call_s: float):
         self.forward, self.method, self.clock = forward, method, clock
@@ -127,16 +171,23 @@ class Interleaved:
         gc.collect()
         enabled = gc.isenabled()
         gc.disable()
+        rounds, group = self.plan["rounds"], self.plan["group"]
         try:
-            blocks = self.plan["rounds"] * self.plan["group"]
-            benchmark.pedantic(self.target, setup=self.setup, rounds=blocks, warmup_rounds=0, iterations=1)
+            for _ in range(self.plan["warmup"] * group):
+                self.setup()
+                self.target()
+            self.forward_s, self.method_s = [], []
+            benchmark.pedantic(self.target, setup=self.setup, rounds=rounds * group, warmup_rounds=0, iterations=1)
         finally:
             if enabled:
                 gc.enable()
-        stats = ratio_stats(self.method_s, self.forward_s, self.plan["group"])
+        stats = ratio_stats(self.method_s, self.forward_s, group)
+        s = spread(stats["ratios"])
         stats.update(
-            rounds=self.plan["rounds"],
-            blocks_per_round=self.plan["group"],
+            rounds=rounds,
+            spread=s,
+            precision=precision(s, rounds),
+            blocks_per_round=group,
             calls_per_block=self.plan["method_calls"],
             forwards_per_block=self.plan["forward_calls"],
             slow=self.slow,
