@@ -18,25 +18,37 @@ ratio: method time / plain forward time measured in the same rounds. This module
 everything it shows from the JSON (workload and method descriptions, sizes, orders, n/a
 reasons: the ``autograd_spec`` section, schema 2); it never imports the benchmarks or torch.
 
-How the comparison decides. Each timed case stores its per-round ratios (2 to 8 rounds). The
-change NEW/OLD is a shift of the log ratios, and its confidence interval is the one of the
-Mann-Whitney test (the Hodges-Lehmann / Moses interval): the sorted pairwise differences
+How the comparison decides. Each timed case stores its per-round ratios (5 to 40 rounds). The
+change NEW/OLD of a ratio is a shift of the log ratios, and the rounds give its confidence interval
+the Mann-Whitney way (the Hodges-Lehmann / Moses interval): the sorted pairwise differences
 log(new_i) - log(old_j), cut at the exact critical value of the U statistic for these round
 counts. Why this and not a bootstrap: with 5 rounds a percentile bootstrap of the median
-undercovers (in a simulation of two runs of one torch with CVs of 6-30 %, 3 of 303 ratios got a
-false "slower" at 95 %), and it needs a seed; the rank interval has exact coverage for any
-distribution of the rounds (only a common shift is assumed), is deterministic, and is robust to a
-round another process interrupted. It says when it cannot decide: with 2 rounds on a side no
-interval at 99 % exists, and the verdict is "not measurable". Verdicts per ratio, for a
-threshold t (default 10 %) and confidence c (default 99 %):
+undercovers, and it needs a seed; the rank interval has exact coverage for any distribution of
+the rounds (only a common shift is assumed), is deterministic, and is robust to a round another
+process interrupted. With 4 rounds or fewer on a side no interval at 99 % exists: "not measurable".
 
-* **slower**: the whole interval lies above 1 + t (exit 1);
-* **ok**: the whole interval lies below 1 + t;
-* **not measurable at this noise**: the interval contains 1 + t.
+The rounds only see the noise inside one run. Two runs of one torch on one machine also differ by
+a bias per ratio (two full runs on the 2-core Xeon VM: the log changes of the medians had a robust
+spread of 9.5 % where the rounds explained 2-3 %). So the comparison estimates that run-to-run
+noise from the two runs themselves: tau = the robust spread (1.4826 x MAD) of the log changes of
+all ratios around their median, less (in quadrature) what the rounds explain; with fewer than
+20 ratios it is not estimated and ``DEFAULT_RUN_NOISE`` (the value measured here) stands in, or
+``--run-noise``. Each ratio's interval is widened to half-width sqrt(h^2 + (z tau)^2), h the
+rounds' half-width. A median is robust to a minority of real changes; a change of every ratio
+alike moves the median, not the spread, so it stays visible.
 
-With the committed run's noise (median CV 1.7 %) a real 20 % slowdown is "slower" for about 93 %
-of the ratios and "not measurable" for the rest, never "ok"; two runs of one torch with CVs of
-6-30 % gave no "slower" in 2020 simulated ratios (``tests/meta/test_bench_report.py`` proves both).
+Verdicts, for a threshold t (default 10 %) and confidence c (default 99 %):
+
+* per ratio: **slower** when the whole interval lies above 1 + t; ok when wholly below; else
+  **not measurable at this noise**;
+* per method (its ratios over all workloads: a torch change usually hits a method everywhere) and
+  over all ratios: the inverse-variance weighted mean of the log changes, with the normal
+  interval of that mean, judged the same way. With tau = 10 % one ratio cannot show a 20 %
+  slowdown, but a method's 8 to 13 ratios can.
+
+The run exits 1 when a ratio, a method or the whole run is "slower", or a method timed in OLD now
+fails its correctness check. ``tests/meta/test_bench_report.py`` proves both sides on synthetic
+runs with and without run-to-run noise and on rounds resampled from the committed run.
 """
 
 from __future__ import annotations
@@ -52,6 +64,10 @@ from typing import Any
 
 DEFAULT_THRESHOLD = 0.10
 DEFAULT_CONFIDENCE = 0.99
+#: the run-to-run noise (log scale) used when fewer than MIN_RATIOS_FOR_RUN_NOISE ratios are compared: the robust
+#: spread of the log changes between two full runs of torch 2.15.0 on the 2-core Xeon VM (2026-11-28)
+DEFAULT_RUN_NOISE = 0.095
+MIN_RATIOS_FOR_RUN_NOISE = 20
 DEFAULT_OUT = "results/bench/report"
 REPORT_NAME = "report.md"
 
@@ -77,6 +93,12 @@ def configure(parser) -> None:
         default=None,
         help=f"render: the folder for {REPORT_NAME} and the PNGs (default {DEFAULT_OUT}); "
         "compare: also write the comparison as Markdown to this file",
+    )
+    parser.add_argument(
+        "--run-noise",
+        default="auto",
+        help="with --compare: the run-to-run noise of a ratio (log scale, e.g. 0.1); default auto: estimated from "
+        f"the two runs, or {DEFAULT_RUN_NOISE:g} below {MIN_RATIOS_FOR_RUN_NOISE} ratios",
     )
     parser.add_argument(
         "--any-machine",
@@ -108,14 +130,14 @@ def run(args) -> int:
         if differs and not args.any_machine:
             raise CommandError("OLD and NEW ran on different machines (" + "; ".join(differs) + "): their ratios "
                                "are not comparable (pass --any-machine to compare them anyway)")
-        result = compare(old, new, threshold, confidence)
+        result = compare(old, new, threshold, confidence, parse_run_noise(args.run_noise))
         result["machine_differences"] = differs
         text = "\n".join(compare_lines(result, old, new, threshold, confidence))
         print(text)
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(text + "\n")
-        return 1 if result["regressions"] else 0
+        return 1 if result["regressions"] or result["pooled_regressions"] else 0
     if not args.results:
         raise CommandError("nothing to do: give RESULTS.json files to render, or --compare OLD NEW")
     runs = [load(p) for p in args.results]
@@ -149,6 +171,20 @@ def parse_threshold(text: str) -> float:
         raise CommandError(f"--threshold: not a number: {text!r} (use 0.1 or 10%)") from None
     if not (value > 0 and math.isfinite(value)):
         raise CommandError(f"--threshold must be positive, not {text!r}")
+    return value
+
+
+def parse_run_noise(text: str) -> float | None:
+    from spec.__main__ import CommandError
+
+    if text == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise CommandError(f"--run-noise: not a number: {text!r} (use auto or a spread like 0.1)") from None
+    if not 0 <= value < 1:
+        raise CommandError(f"--run-noise: {text} is not in [0, 1)")
     return value
 
 
@@ -327,9 +363,41 @@ def _rounds(row: dict) -> list[float]:
     return [float(r) for r in row.get("ratios") or [] if r and r > 0]
 
 
-def compare(old: dict, new: dict, threshold: float, confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
-    """Every case timed in both, with its interval and verdict; regressions: "slower" ratios, and methods
-    timed in OLD that fail their correctness check in NEW (an eager failure, a compiled result that disagrees)."""
+def _z(confidence: float) -> float:
+    return statistics.NormalDist().inv_cdf((1 + confidence) / 2)
+
+
+def run_noise(changes: list[dict], confidence: float) -> tuple[float | None, int]:
+    """tau: the run-to-run spread of a ratio's log change beyond its rounds' (None below MIN_RATIOS_FOR_RUN_NOISE)."""
+    usable = [c for c in changes if math.isfinite(c["within_half"])]
+    if len(usable) < MIN_RATIOS_FOR_RUN_NOISE:
+        return None, len(usable)
+    logs = [math.log(c["change"]) for c in usable]
+    center = statistics.median(logs)
+    spread = 1.4826 * statistics.median(abs(v - center) for v in logs)
+    within = statistics.median(c["within_half"] for c in usable) / _z(confidence)
+    return math.sqrt(max(0.0, spread * spread - within * within)), len(usable)
+
+
+def _pooled(group: list[dict], z: float, tau: float, threshold: float) -> dict[str, Any]:
+    """The weighted mean log change of ``group`` (weights 1 / (se^2 + tau^2)) with its interval and verdict."""
+    weights, total = [], 0.0
+    for c in group:
+        se = c["within_half"] / z
+        weights.append(1.0 / (se * se + tau * tau) if se * se + tau * tau > 0 else 1e12)
+    total = sum(weights)
+    mean = sum(w * math.log(c["change"]) for w, c in zip(weights, group)) / total
+    half = z / math.sqrt(total)
+    low, high = math.exp(mean - half), math.exp(mean + half)
+    return {"n": len(group), "change": math.exp(mean), "low": low, "high": high,
+            "status": verdict(low, high, threshold)}
+
+
+def compare(old: dict, new: dict, threshold: float, confidence: float = DEFAULT_CONFIDENCE,
+            tau: float | None = None) -> dict[str, Any]:
+    """Every case timed in both, with its interval and verdict, per ratio, per method and over all; regressions:
+    "slower" ratios, methods or the whole run, and methods timed in OLD that fail their correctness check in NEW
+    (an eager failure, a compiled result that disagrees). ``tau``: the run-to-run noise (None: estimated)."""
     changes, regressions, missing = [], [], []
     for key, o in sorted(old["rows"].items()):
         n = new["rows"].get(key)
@@ -341,21 +409,46 @@ def compare(old: dict, new: dict, threshold: float, confidence: float = DEFAULT_
             (regressions if wrong else missing).append(entry)
             continue
         ro, rn = _rounds(o), _rounds(n)
-        entry = {"case": key[0], "device": key[1], "old": o["ratio"], "new": n["ratio"],
+        entry = {"case": key[0], "device": key[1], "method": o.get("method"), "old": o["ratio"], "new": n["ratio"],
                  "old_cv": o.get("ratio_cv"), "new_cv": n.get("ratio_cv"),
                  "old_rounds": len(ro), "new_rounds": len(rn)}
         if len(ro) < 2 or len(rn) < 2:
-            entry.update(change=n["ratio"] / o["ratio"], low=0.0, high=math.inf, status="not measurable",
-                         why="fewer than 2 rounds on a side")
+            entry.update(change=n["ratio"] / o["ratio"], within_half=math.inf, why="fewer than 2 rounds on a side")
         else:
             point, low, high = ratio_interval(ro, rn, confidence)
-            entry.update(change=point, low=low, high=high, status=verdict(low, high, threshold))
-            if entry["status"] == "not measurable" and math.isinf(high):
+            half = (math.log(high) - math.log(low)) / 2 if math.isfinite(high) and low > 0 else math.inf
+            entry.update(change=point, within_half=half)
+            if math.isinf(half):
                 entry["why"] = f"too few rounds for {confidence:.0%} ({len(ro)} and {len(rn)})"
         changes.append(entry)
+    z = _z(confidence)
+    estimated, used = run_noise(changes, confidence)
+    if tau is not None:
+        how = f"given (--run-noise {tau:g})"
+    elif estimated is not None:
+        tau, how = estimated, f"estimated from the {used} ratios compared"
+    else:
+        tau, how = DEFAULT_RUN_NOISE, (f"not estimated (only {used} ratios; at least {MIN_RATIOS_FOR_RUN_NOISE} are "
+                                       f"needed): the default {DEFAULT_RUN_NOISE:g}, measured on the 2-core Xeon VM")
+    for entry in changes:
+        h = entry["within_half"]
+        half = math.sqrt(h * h + (z * tau) ** 2) if math.isfinite(h) else math.inf
+        entry["low"] = entry["change"] * math.exp(-half) if math.isfinite(half) else 0.0
+        entry["high"] = entry["change"] * math.exp(half) if math.isfinite(half) else math.inf
+        entry["status"] = verdict(entry["low"], entry["high"], threshold)
         if entry["status"] == "slower":
             regressions.append(entry)
-    return {"changes": changes, "regressions": regressions, "missing": missing}
+    finite = [c for c in changes if math.isfinite(c["within_half"])]
+    by_method: dict[str, list[dict]] = defaultdict(list)
+    for c in finite:
+        by_method[(c.get("method") or _CASE_ID.match(c["case"])["method"], c["device"])].append(c)
+    methods = {key: _pooled(group, z, tau, threshold) for key, group in sorted(by_method.items()) if len(group) >= 2}
+    overall = _pooled(finite, z, tau, threshold) if len(finite) >= 2 else None
+    pooled_regressions = [f"{m} on {dev}" for (m, dev), r in methods.items() if r["status"] == "slower"]
+    if overall is not None and overall["status"] == "slower":
+        pooled_regressions.append("all ratios")
+    return {"changes": changes, "regressions": regressions, "missing": missing, "run_noise": tau,
+            "run_noise_how": how, "methods": methods, "overall": overall, "pooled_regressions": pooled_regressions}
 
 
 def fingerprint(run: dict) -> dict[str, Any]:
@@ -390,10 +483,11 @@ def compare_lines(result: dict, old: dict, new: dict, threshold: float,
         f"# Benchmark comparison: {old['label']} -> {new['label']}",
         "",
         f"OLD: `{old['path']}`  NEW: `{new['path']}`. Change: NEW/OLD of the ratio (method / forward) from the "
-        f"per-round ratios (Hodges-Lehmann estimate), with its {confidence:.0%} distribution-free interval (Mann-"
-        f"Whitney). **slower**: the whole interval above +{threshold:.0%}; ok: the whole interval below "
-        f"+{threshold:.0%}; not measurable: the interval contains +{threshold:.0%} (the noise hides whether it "
-        "got slower).",
+        f"per-round ratios (Hodges-Lehmann estimate). Interval: {confidence:.0%}, the rounds' distribution-free "
+        f"(Mann-Whitney) interval widened by the run-to-run noise tau = {result['run_noise']:.1%} "
+        f"({result['run_noise_how']}). **slower**: the whole interval above +{threshold:.0%}; ok: the whole "
+        f"interval below +{threshold:.0%}; not measurable: the interval contains +{threshold:.0%} (the noise hides "
+        "whether it got slower).",
         "",
         "| case | device | OLD ratio (CV, rounds) | NEW ratio (CV, rounds) | change | interval | verdict |",
         "|---|---|---:|---:|---:|---|---|",
@@ -419,14 +513,28 @@ def compare_lines(result: dict, old: dict, new: dict, threshold: float,
     lines.append("")
     if absent:
         lines += [f"{len(absent)} case(s) timed in OLD are not in NEW at all (a subset run?): not compared.", ""]
+    pooled = [((m, dev), r) for (m, dev), r in result["methods"].items()]
+    if result["overall"] is not None:
+        pooled.append((("all ratios", ""), result["overall"]))
+    if pooled:
+        lines += ["Per method (its ratios over all workloads) and over all ratios: the weighted mean change, each "
+                  "ratio weighted by 1 / (its rounds' variance + tau^2).", "",
+                  "| method | device | ratios | change | interval | verdict |", "|---|---|---:|---:|---|---|"]
+        for (m, dev), r in pooled:
+            flag = {"slower": f"**SLOWER by more than {threshold:.0%}**", "ok": "ok"}.get(
+                r["status"], "not measurable at this noise")
+            lines.append(f"| {m} | {dev} | {r['n']} | {r['change'] - 1:+.1%} | {_interval_text(r)} | {flag} |")
+        lines.append("")
     counts = {s: sum(1 for c in result["changes"] if c["status"] == s) for s in ("slower", "ok", "not measurable")}
     n_failed = len(result["regressions"]) - counts["slower"]
     summary = (f"{counts['slower']} slower, {counts['ok']} ok, {counts['not measurable']} not measurable at this "
                f"noise ({len(result['changes'])} compared)")
-    if result["regressions"]:
-        lines.append(f"REGRESSION: {summary}; {n_failed} method(s) now failing their correctness check.")
+    slower_pooled = result["pooled_regressions"]
+    pooled_text = f"; slower pooled: {', '.join(slower_pooled)}" if slower_pooled else "; no method slower pooled"
+    if result["regressions"] or slower_pooled:
+        lines.append(f"REGRESSION: {summary}{pooled_text}; {n_failed} method(s) now failing their correctness check.")
     else:
-        lines.append(f"OK: no ratio measurably slower by more than {threshold:.0%}: {summary}.")
+        lines.append(f"OK: nothing measurably slower by more than {threshold:.0%}: {summary}{pooled_text}.")
     return lines
 
 
@@ -551,6 +659,14 @@ def _legend(runs: list[dict]) -> list[str]:
     return lines
 
 
+def _cpu(run: dict) -> str:
+    """The CPU as pytest-benchmark recorded it (brand and cores); the figures depend on it."""
+    cpu = run["machine"].get("cpu") or {}
+    if cpu.get("brand_raw"):
+        return f"{cpu['brand_raw']}, {cpu.get('count', '?')} cores"
+    return run["meta"].get("processor") or "CPU unknown"
+
+
 def _slug(run: dict, device: str) -> str:
     return f"torch{run['torch']}-{device}".replace("+", "_")
 
@@ -567,7 +683,7 @@ def _section(run: dict, device: str, out: Path | None, plots: bool) -> list[str]
     lines = [f"## {run['label']} on {device}", ""]
     facts = [
         f"Python {meta.get('python', '?')}",
-        f"{meta.get('processor') or run['machine'].get('cpu', {}).get('brand_raw', '?')}",
+        _cpu(run),
         f"{meta.get('threads', '?')} thread(s)",
         f"clock: {any_row.get('clock', '?')}",
         f"jet-for-pytorch {meta['jet']}" if meta.get("jet") else "jet-for-pytorch not installed",
@@ -751,8 +867,9 @@ def _compiled_table(rows, reasons, v: _View) -> list[str]:
     for c, spec, row, reason, eager in entries:
         name = f"{c['workload']} {v.pnames.get(c['workload'], '')}={c['param']}: `{spec['compiled_from']}`"
         if row is None:
-            lines.append(f"| {name} | {_cell(eager)} | {reason.get('status')}: {reason.get('reason', '').replace('|', '/')}"
-                         " | – | – |")
+            status, why = reason.get("status", "not timed"), reason.get("reason", "").replace("|", "/")
+            why = why if why.startswith(status) else f"{status}: {why}"
+            lines.append(f"| {name} | {_cell(eager)} | {why} | – | – |")
             continue
         speed = f"{row['ratio'] / eager['ratio']:.2f}" if eager else "–"
         comp = row.get("compile_seconds")

@@ -28,7 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
     import torch
 
     torch.set_num_threads(1)
-    config.stash[STATE] = {"started": time.time(), "cases": {}, "not_timed": {}}
+    from tests.bench.timing import steady_heap
+
+    config.stash[STATE] = {"started": time.time(), "cases": {}, "not_timed": {}, "heap": steady_heap()}
     json_path = config.getoption("benchmark_json", None)
     if json_path is not None:  # pytest-benchmark does not create the folder
         Path(str(json_path)).parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +119,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
             "max_rounds": bench_timing.MAX_ROUNDS,
             "slow_rounds": bench_timing.SLOW_ROUNDS,
             "precision": bench_timing.PRECISION,
+            "heap": state["heap"],
         },
         "jet": _jet_version(),
         **bench_methods.describe(),
