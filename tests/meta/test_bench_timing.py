@@ -18,8 +18,8 @@ def test_spread_is_robust_to_one_interrupted_round():
     assert math.isnan(t.spread([1.0, 2.0]))
 
 
-def test_the_precision_formula_matches_the_mann_whitney_interval_on_simulated_runs():
-    """Z_COMPARE * s / sqrt(n) is the half-width of the 99 % interval of spec.bench for normal noise (within 15 %)."""
+def test_the_gate_precision_formula_matches_the_mann_whitney_interval_on_simulated_runs():
+    """spec.bench.gate_precision (one ratio: 99 %) is the half-width of the rounds' 99 % interval for normal noise."""
     from spec import bench
 
     rng, s, n = random.Random(1), 0.05, 30
@@ -29,7 +29,7 @@ def test_the_precision_formula_matches_the_mann_whitney_interval_on_simulated_ru
         new = [math.exp(rng.gauss(0, s)) for _ in range(n)]
         _, low, high = bench.ratio_interval(old, new, 0.99)
         widths.append((math.log(high) - math.log(low)) / 2)
-    assert sum(widths) / len(widths) == pytest.approx(t.precision(s, n), rel=0.15)
+    assert sum(widths) / len(widths) == pytest.approx(bench.gate_precision(s, n, ratios=1), rel=0.15)
 
 
 def test_a_fast_method_gets_short_blocks_many_to_a_round_and_the_most_rounds():
