@@ -132,14 +132,23 @@ def probe_all(selected: list[str] | tuple[str, ...] | None = EVERY_MODE) -> dict
     }
 
 
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def selects_all(text: str | None) -> bool:
+    """Whether ``--mode`` is ``all`` (every available mode; the others are skipped with the reason, not an error)."""
+    return text is not None and _names(text) == ["all"]
+
+
 def parse_selection(text: str | None) -> list[str] | None:
     """Parse ``--mode aot_eager,inductor``; ``all`` is every mode; ``None`` means the default modes."""
     if text is None:
         return None
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = _names(text)
     if not names:
         raise ModeError("--mode needs at least one mode name")
-    if names == ["all"]:
+    if selects_all(text):
         return list(MODE_NAMES)
     unknown = [n for n in names if n not in MODE_NAMES]
     if unknown:

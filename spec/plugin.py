@@ -95,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         mode_infos = modes_mod.probe_all(selected_modes)
         if selected_devices is not None:
             devices_mod.require_present(selected_devices, infos)
-        if selected_modes is not None and (config.getoption("--mode") or "").strip() != "all":
+        if selected_modes is not None and not modes_mod.selects_all(config.getoption("--mode")):
             # Modes named one by one must be available; "all" runs what is here and skips the rest with the reason.
             modes_mod.require_available(selected_modes, mode_infos)
         raw_claims = config.getoption("--claim")

@@ -111,14 +111,13 @@ def test_materialize_grads_gives_zeros(device, dtype, check):
     check.matches("grad(a * 2, [a, b], materialize_grads=True)", what, MATERIALIZE_OUTCOME)
     if result is None:
         not_applicable(ABSENT)
-    if result is not None:
-        ga, gb = result
-        check.tensor("d(a*2)/da", ga, 2.0, dtype=dtype, device=device, shape=())
-        check.tensor("d(a*2)/db (materialized)", gb, [0.0, 0.0], dtype=dtype, device=device, shape=(2,))
-        ga, gb = check.works("grad(a * 2, [a, b], allow_unused=True, materialize_grads=True)", lambda: torch.autograd.grad(
-            a * 2, [a, b], allow_unused=True, materialize_grads=True))
-        check.tensor("d(a*2)/da, allow_unused=True", ga, 2.0, dtype=dtype, device=device, shape=())
-        check.tensor("d(a*2)/db (materialized), allow_unused=True", gb, [0.0, 0.0], dtype=dtype, device=device, shape=(2,))
+    ga, gb = result
+    check.tensor("d(a*2)/da", ga, 2.0, dtype=dtype, device=device, shape=())
+    check.tensor("d(a*2)/db (materialized)", gb, [0.0, 0.0], dtype=dtype, device=device, shape=(2,))
+    ga, gb = check.works("grad(a * 2, [a, b], allow_unused=True, materialize_grads=True)", lambda: torch.autograd.grad(
+        a * 2, [a, b], allow_unused=True, materialize_grads=True))
+    check.tensor("d(a*2)/da, allow_unused=True", ga, 2.0, dtype=dtype, device=device, shape=())
+    check.tensor("d(a*2)/db (materialized), allow_unused=True", gb, [0.0, 0.0], dtype=dtype, device=device, shape=(2,))
 
 
 @claim(
@@ -149,9 +148,8 @@ def test_materialized_zeros_follow_create_graph(device, dtype, check):
     check.equal("materialized zeros .requires_grad, create_graph=False", observed, MATERIALIZED_REQUIRES_GRAD)
     if result is None:
         not_applicable(ABSENT)
-    if result is not None:
-        check.flags("materialized zeros", result[1], is_leaf=True, grad_fn=None)
-        _, gb = check.works("grad(a * a, [a, b], materialize_grads=True, create_graph=True)", lambda: torch.autograd.grad(
-            a * a, [a, b], materialize_grads=True, create_graph=True))
-        check.flags("materialized zeros, create_graph=True", gb, requires_grad=True)
-        check.tensor("materialized zeros, create_graph=True", gb, [0.0, 0.0], dtype=dtype, device=device)
+    check.flags("materialized zeros", result[1], is_leaf=True, grad_fn=None)
+    _, gb = check.works("grad(a * a, [a, b], materialize_grads=True, create_graph=True)", lambda: torch.autograd.grad(
+        a * a, [a, b], materialize_grads=True, create_graph=True))
+    check.flags("materialized zeros, create_graph=True", gb, requires_grad=True)
+    check.tensor("materialized zeros, create_graph=True", gb, [0.0, 0.0], dtype=dtype, device=device)

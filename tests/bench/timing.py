@@ -36,7 +36,8 @@ MIN_GROUP = 3
 MAX_GROUP = 12
 #: a method whose call takes longer than this gets rounds of one block
 LONG_CALL_S = 0.5
-#: ... longer than this: SLOW_ROUNDS rounds of one call, and no second warm-up call
+#: ... longer than this: no warm-up round and no second warm-up call (its rounds are what the budget affords,
+#: which is SLOW_ROUNDS)
 SLOW_CALL_S = 2.0
 #: 5 rounds a side is the fewest for which a 99 % Mann-Whitney interval exists (1/252 < 0.5 %)
 SLOW_ROUNDS = 5

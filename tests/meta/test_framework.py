@@ -191,3 +191,13 @@ class TestClaimReport:
         for row in self.rows():
             assert claim_outcome([row]) == status_of([row["outcome"]])
         assert claim_outcome([{"outcome": "n/a"}]) == "n/a"  # never "pass"
+
+
+def test_mode_all_is_recognised_however_it_is_spaced():
+    """The plugin skips unavailable modes for ``--mode all`` and refuses them when named; both read one parser."""
+    from spec import modes
+
+    for text in ("all", " all ", "all,", " all , "):
+        assert modes.selects_all(text) and modes.parse_selection(text) == list(modes.MODE_NAMES)
+    for text in (None, "eager", "all,eager"):
+        assert not modes.selects_all(text)
