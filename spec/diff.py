@@ -51,9 +51,13 @@ def load_side(path: str, side: str) -> Run:
 
 
 def test_key(nodeid: str) -> str:
-    """A test's node ID without the folders of its file (claims moved from tests/claims to spec/suite)."""
+    """A test's node ID without its module: the test's name and parameters.
+
+    Test names are unique across the suite (a meta test keeps them so), and modules move: the claims moved from
+    tests/claims to spec/suite, and later from one module per article part to one module per section.
+    """
     path, sep, rest = nodeid.partition("::")
-    return path.rsplit("/", 1)[-1] + sep + rest
+    return rest if sep else path
 
 
 def _worst(rows: list[Row]) -> dict[str, Row]:

@@ -21,14 +21,14 @@ DOUBLE_BACKWARD = "does not currently support double backward"
 
 def _hazard_present(name: str) -> bool:
     """Whether the hazard recorded as ``name`` in the claims' module is present in the running torch."""
-    import spec.suite.test_modes_compile as claims
+    import spec.suite.test_torch_compile as claims
 
     return bool(getattr(claims, name).current())
 
 
 def _when(name: str, holds, *claims: str) -> list[str]:
     """``claims`` if ``holds(value)`` for the value that the version data ``name`` beside the claims (in
-    spec/suite/test_modes_compile.py) has on the installed torch, else nothing.
+    spec/suite/test_torch_compile.py) has on the installed torch, else nothing.
 
     Some compiled rows verify a value only on some releases (before torch 2.11 COMP-013/014 are n/a, before 2.5
     COMP-015 only records Unsupported): a mutant of that value kills them there only.  Mutants are loaded before
@@ -44,7 +44,7 @@ def _when(name: str, holds, *claims: str) -> list[str]:
     if os.environ.get("SPEC_MUTANTS_ALL_RELEASES"):
         return list(claims)  # the mutants index: what a mutant kills on some release
 
-    source = Path(__file__).resolve().parents[2] / "spec" / "suite" / "test_modes_compile.py"
+    source = Path(__file__).resolve().parents[2] / "spec" / "suite" / "test_torch_compile.py"
     for node in ast.parse(source.read_text()).body:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
             call = node.value

@@ -72,7 +72,7 @@ def test_run_one_claim_from_an_empty_directory(installed, tmp_path):
     assert "PASS LEAF-004" in proc.stdout
     doc = json.loads((tmp_path / "out.json").read_text())
     assert {r["claim"] for r in doc["tests"]} == {"LEAF-004"}
-    assert all(r["nodeid"].startswith("spec/suite/test_part1_leaves.py::") for r in doc["tests"])
+    assert all(r["nodeid"].startswith("spec/suite/test_leaf_tensors.py::") for r in doc["tests"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"], "the run left files in the user's directory"
 
 

@@ -1,10 +1,10 @@
-"""Part 1, "Gradient retention" and "Secrets of grad": which tensors keep their .grad, and what .grad is."""
+"""Part 1, "Gradient retention": which tensors keep their .grad after backward(), and retain_grad()."""
 
 import torch
 
 from spec import by_version, claim, dtypes
 from spec.check import message_text
-from spec.suite.support import NON_LEAF_GRAD, read_grad, scalar
+from spec.suite.support import NON_LEAF_GRAD, scalar
 
 #: The warning's last sentence: a typo ("informations") was fixed in torch 2.9.
 NON_LEAF_GRAD_ENDING = by_version(
@@ -73,20 +73,3 @@ def test_retain_grad_keeps_non_leaf_grad(device, dtype, form, check):
         b_grad = b.grad
     check.tensor("b.grad", b_grad, 1.0, dtype=dtype, device=device, shape=b.shape)
     check.tensor("a.grad", a.grad, 6.0, dtype=dtype, device=device)
-
-
-@claim(
-    "GRAD-001",
-    "A gradient filled in by backward() is itself a leaf tensor that neither requires nor retains grad.",
-    section="Secrets of grad",
-)
-@dtypes("float32", "float64", "float16", "bfloat16")
-def test_grad_is_a_leaf_that_needs_no_grad(device, dtype, form, check):
-    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
-    b = a * a
-    b.retain_grad()
-    b.backward()
-
-    check.true("isinstance(a.grad, torch.Tensor)", isinstance(a.grad, torch.Tensor))
-    check.flags("a.grad", a.grad, requires_grad=False, retains_grad=False, is_leaf=True, grad_fn=None)
-    check.flags("b.grad", read_grad(check, "b.grad", b), requires_grad=False, retains_grad=False, is_leaf=True, grad_fn=None)

@@ -10,7 +10,7 @@ from spec.check import tolerating
 from spec.suite import pinn
 from spec.suite.support import LAZY_IMPORT, NO_GRAD_FN, UNUSED, scalar
 
-#: the once-per-process burst from torch.func's forward mode (see test_part2_elementwise.py)
+#: the once-per-process burst from torch.func's forward mode (see test_element_wise_derivatives.py)
 
 #: The start of the unused-input message changed in torch 2.13 (see UNUSED-001).
 HO_UNUSED_MESSAGE = by_version(

@@ -9,7 +9,7 @@ from spec.check import tolerating
 from spec.suite.support import LAZY_IMPORT
 
 N = 32
-#: the once-per-process burst from torch.func's forward mode (see test_part2_elementwise.py)
+#: the once-per-process burst from torch.func's forward mode (see test_element_wise_derivatives.py)
 
 
 def f(x):
