@@ -6,7 +6,8 @@ claims it must kill.  The proof (:mod:`tests.meta.proof`, run by
 ``tests/meta/test_sensitivity.py``) runs those claims with the mutant applied and
 demands that every declared claim fails through a *recorded* check.
 
-Mutants are registered in the ``mutants_*.py`` modules of this folder with::
+Mutants are registered in the modules of :mod:`tests.meta.mutants`, one per section of the spec named by the
+section's slug (``tests/meta/mutants/leaf_tensors.py`` for "Leaf tensors"), with::
 
     @mutant("backward-ignores-create-graph", kills=["CG-001"])
     def _(torch):
@@ -46,7 +47,7 @@ class Mutant:
     doc: str
     #: Execution modes to run the claims in; None: the run's default modes.
     modes: tuple[str, ...] | None = None
-    #: The module that registers it (``tests.meta.mutants_part1``).
+    #: The module that registers it (``tests.meta.mutants.leaf_tensors``).
     module: str = ""
 
 
@@ -91,10 +92,15 @@ def mutant(name: str, *, kills: list[str], modes: str | Sequence[str] | None = N
     return register
 
 
+#: The package of the mutants modules; ``common`` in it holds shared helpers and registers no mutant.
+PACKAGE = "tests.meta.mutants"
+SHARED = ("common",)
+
+
 def module_names() -> list[str]:
-    """The ``mutants_*`` modules of this folder, as short names (``mutants_part1``)."""
-    here = Path(__file__).parent
-    return sorted(info.name for info in pkgutil.iter_modules([str(here)]) if info.name.startswith("mutants_"))
+    """The mutants modules (one per section), as short names (``leaf_tensors``)."""
+    here = Path(__file__).parent / "mutants"
+    return sorted(info.name for info in pkgutil.iter_modules([str(here)]) if info.name not in SHARED)
 
 
 #: Mutants modules loaded from a file path (``load_all(["/tmp/x.py"])``), by module name.
@@ -102,7 +108,7 @@ FILES: dict[str, str] = {}
 
 
 def _import(spec: str) -> str:
-    """Import a mutants module named ``mutants_x``, ``tests.meta.mutants_x`` or given as a ``.py`` path."""
+    """Import a mutants module named ``leaf_tensors``, ``tests.meta.mutants.leaf_tensors`` or given as a ``.py`` path."""
     if spec.endswith(".py"):
         path = str(Path(spec).resolve())
         name = next((n for n, p in FILES.items() if p == path), None)
@@ -120,13 +126,15 @@ def _import(spec: str) -> str:
                 raise
             FILES[name] = path
         return name
-    name = spec if spec.startswith("tests.meta.") else f"tests.meta.{spec}"
+    name = spec if spec.startswith(PACKAGE + ".") else f"{PACKAGE}.{spec}"
+    if name.rpartition(".")[2] not in module_names():
+        raise ImportError(f"no mutants module {spec!r}; known: {', '.join(module_names())}")
     importlib.import_module(name)
     return name
 
 
 def load_all(modules: Sequence[str] | None = None) -> dict[str, Mutant]:
-    """Import the ``mutants_*`` modules (all, or the named ones) and return their mutants by name."""
+    """Import the mutants modules (all, or the named ones) and return their mutants by name."""
     wanted = list(modules) if modules is not None else module_names()
     full = []
     for spec in wanted:
@@ -352,15 +360,21 @@ def rewrite_grad(torch, rewrite: Callable[[dict], dict]) -> Any:
 
 
 def leaves_of(tensor) -> list:
-    """The leaf tensors that a backward() from ``tensor`` accumulates into."""
-    seen, leaves, stack = set(), [], [tensor.grad_fn]
+    """The leaf tensors that a backward() from ``tensor`` accumulates into.
+
+    It keeps every visited node object alive until the walk ends: torch 2.0 makes a new Python wrapper per access,
+    so an ``id()`` of a dropped wrapper could come back for another node.
+    """
+    keep, nodes, seen, leaves, stack = [], set(), set(), [], [tensor.grad_fn]
     while stack:
         fn = stack.pop()
-        if fn is None or id(fn) in seen:
+        if fn is None or id(fn) in nodes:
             continue
-        seen.add(id(fn))
+        keep.append(fn)  # alive until the walk ends, so no other node can get its id
+        nodes.add(id(fn))
         var = getattr(fn, "variable", None)
-        if var is not None:
+        if var is not None and id(var) not in seen:
+            seen.add(id(var))
             leaves.append(var)
         stack.extend(next_fn for next_fn, _ in fn.next_functions)
     return leaves

@@ -18,7 +18,7 @@ baseline): a claim whose tests verify nothing here (all skipped or n/a) is "not 
 this torch" under its mutants too, not a survivor.
 
     python -m tests.meta.proof                      # every mutant, every claim on unpatched torch
-    python -m tests.meta.proof --module mutants_part1 --module mutants_weird --json proof.json
+    python -m tests.meta.proof --module leaf_tensors --module hooks --json proof.json
     python -m tests.meta.proof --mutant relu-is-smooth -v
 """
 
@@ -598,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m tests.meta.proof", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--module", action="append", help="load mutants only from this mutants_* module (repeatable)")
+    parser.add_argument("--module", action="append", help="load mutants only from this module of tests/meta/mutants (a section slug, e.g. leaf_tensors; repeatable)")
     parser.add_argument("--mutant", action="append", help="run only this mutant (repeatable)")
     parser.add_argument(
         "--baseline", choices=("all", "kills", "none"), default=None,

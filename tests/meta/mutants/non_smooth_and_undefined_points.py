@@ -1,73 +1,7 @@
-"""Mutants for chapter 3, "Non-smooth and undefined points" and its hazards.
+"""Mutants that kill the claims of the section "Non-smooth and undefined points": each changes one behaviour a claim states."""
 
-A rule claim (KINK-*) is killed by a mutant that changes the value at the kink or the undefined point.
-A hazard claim (HZ-*) is killed by a mutant that *fixes* it -- torch patched to give the true value (the
-minimum-norm subgradient, a zero for a branch that was not selected, the documented error) -- under which the
-hazard test must end "fixed" (failure kind "hazard-fixed").  Where a release already fixed the hazard (clamp in
-torch 2.14), the mutant brings the wrong value back on those releases instead, and the test fails its check.
-"""
-
-from tests.meta.mutation import mutant, torch_release, wrap_function, wrap_property
-
-
-def _zero_times_inf_is_zero(torch, fn, local):
-    """``fn`` whose backward multiplies the incoming gradient by ``local(x, result)`` but returns 0 where it is 0."""
-
-    class Op(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            result = fn(x)
-            ctx.save_for_backward(x, result)
-            return result
-
-        @staticmethod
-        def backward(ctx, g):
-            x, result = ctx.saved_tensors
-            return torch.where(g == 0, torch.zeros_like(g), g * local(x, result))
-
-    return Op.apply
-
-
-def _with_backward(torch, fn, derivative):
-    """``fn`` whose derivative is ``derivative(x)`` (first order only)."""
-
-    class Op(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return fn(x)
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return g * derivative(x)
-
-    return Op.apply
-
-
-def _right_kink(torch, x, lo, hi, clamp=None):
-    """clamp(x, lo, hi) with derivative 1 on the closed interval [lo, hi] (so 1 at both bounds); ``clamp``: torch's."""
-    inside = torch.ones_like(x, dtype=torch.bool)
-    if lo is not None:
-        inside = inside & (x >= lo)
-    if hi is not None:
-        inside = inside & (x <= hi)
-    return torch.where(inside, x, (clamp or torch.clamp)(x.detach(), lo, hi))
-
-
-def _min_norm_clamp(torch, x, lo=None, hi=None):
-    """clamp whose derivative in x is 0 at the bounds (the bound, a constant, is selected at a tie)."""
-    out = x
-    if lo is not None:
-        lo_t = lo if isinstance(lo, torch.Tensor) else torch.full_like(x, float(lo))
-        out = torch.where(out > lo_t, out, lo_t.detach())
-    if hi is not None:
-        hi_t = hi if isinstance(hi, torch.Tensor) else torch.full_like(x, float(hi))
-        out = torch.where(out < hi_t, out, hi_t.detach())
-    return out
-
-
-# ---------------------------------------------------------------- rule claims
+from tests.meta.mutants.common import min_norm_clamp, right_kink, with_backward, zero_times_inf_is_zero
+from tests.meta.mutation import mutant, torch_release, wrap_function
 
 
 @mutant("kinks-take-the-right-derivative", kills=["KINK-001", "KINK-003"])
@@ -77,9 +11,9 @@ def _(torch):
     wrap_function(torch, "abs", lambda orig: lambda x: torch.where(x >= 0, x, -x))
     wrap_function(torch, "relu", lambda orig: lambda x: torch.where(x >= 0, x, x * 0))
     wrap_function(F, "relu", lambda orig: lambda x, inplace=False: torch.where(x >= 0, x, x * 0))
-    wrap_function(F, "relu6", lambda orig: lambda x, inplace=False: _right_kink(torch, x, 0.0, 6.0))
+    wrap_function(F, "relu6", lambda orig: lambda x, inplace=False: right_kink(torch, x, 0.0, 6.0))
     wrap_function(F, "hardtanh", lambda orig: lambda x, min_val=-1.0, max_val=1.0, inplace=False:
-                  _right_kink(torch, x, min_val, max_val))
+                  right_kink(torch, x, min_val, max_val))
     wrap_function(F, "leaky_relu", lambda orig: lambda x, negative_slope=0.01, inplace=False:
                   torch.where(x >= 0, x, x * negative_slope))
 
@@ -106,7 +40,7 @@ def _(torch):
 def _(torch):
     """torch.sqrt's derivative at 0 is 0 instead of inf (a 'safe sqrt'): no inf, so no 0 * inf = NaN downstream."""
     sqrt = torch.sqrt
-    safe = _with_backward(torch, sqrt, lambda x: torch.where(x == 0, torch.zeros_like(x), 0.5 / sqrt(x)))
+    safe = with_backward(torch, sqrt, lambda x: torch.where(x == 0, torch.zeros_like(x), 0.5 / sqrt(x)))
     wrap_function(torch, "sqrt", lambda orig: safe)
 
 
@@ -114,7 +48,7 @@ def _(torch):
 def _(torch):
     """torch.log's derivative is NaN for x < 0 instead of the formula 1/x."""
     log = torch.log
-    nan_outside = _with_backward(torch, log, lambda x: torch.where(x < 0, torch.full_like(x, float("nan")), 1 / x))
+    nan_outside = with_backward(torch, log, lambda x: torch.where(x < 0, torch.full_like(x, float("nan")), 1 / x))
     wrap_function(torch, "log", lambda orig: nan_outside)
 
 
@@ -173,9 +107,6 @@ def _(torch):
     wrap_function(torch, "atan2", lambda orig: patched)
 
 
-# ---------------------------------------------------------------- hazards: mutants that fix them
-
-
 @mutant("maximum-minimum-min-norm-at-ties", kills=["HZ-001"])
 def _(torch):
     """Fixes HZ-001: torch.maximum/minimum give the whole gradient of a tie to the second argument (x gets 0)."""
@@ -199,8 +130,8 @@ def _(torch):
 
     def clamp(x, min=None, max=None):
         if fixed:
-            return _min_norm_clamp(torch, x, min, max)
-        return _right_kink(torch, x, min, max, original_clamp)
+            return min_norm_clamp(torch, x, min, max)
+        return right_kink(torch, x, min, max, original_clamp)
 
     wrap_function(torch, "clamp", lambda orig: clamp)
     wrap_function(torch, "clamp_min", lambda orig: lambda x, min: clamp(x, min=min))
@@ -212,14 +143,8 @@ def _(torch):
     """Fixes HZ-004: fmax, fmin and clamp/clamp_min with a Tensor bound give x the derivative 0 at a tie."""
     wrap_function(torch, "fmax", lambda orig: lambda a, b: torch.where(a > b, a, b.detach()))
     wrap_function(torch, "fmin", lambda orig: lambda a, b: torch.where(a < b, a, b.detach()))
-    wrap_function(torch, "clamp", lambda orig: lambda x, min=None, max=None: _min_norm_clamp(torch, x, min, max))
-    wrap_function(torch, "clamp_min", lambda orig: lambda x, min: _min_norm_clamp(torch, x, min, None))
-
-
-@mutant("data-is-detach", kills=["HZ-005"])
-def _(torch):
-    """Fixes HZ-005: Tensor.data returns detach(), whose in-place changes the version counter sees (backward raises)."""
-    wrap_property(torch, "data", lambda tensor, value: tensor.detach())
+    wrap_function(torch, "clamp", lambda orig: lambda x, min=None, max=None: min_norm_clamp(torch, x, min, max))
+    wrap_function(torch, "clamp_min", lambda orig: lambda x, min: min_norm_clamp(torch, x, min, None))
 
 
 @mutant("zero-gradient-times-inf-is-zero", kills=["HZ-006", "HZ-007"])
@@ -227,8 +152,8 @@ def _(torch):
     """Fixes HZ-006/HZ-007: sqrt's and exp's backward return 0 where the incoming gradient is 0 (an unselected
     where branch, a NaN cleaned by nan_to_num or masked_fill), instead of 0 * inf or 0 * NaN = NaN."""
     sqrt, exp = torch.sqrt, torch.exp
-    wrap_function(torch, "sqrt", lambda orig: _zero_times_inf_is_zero(torch, sqrt, lambda x, r: 0.5 / r))
-    wrap_function(torch, "exp", lambda orig: _zero_times_inf_is_zero(torch, exp, lambda x, r: r))
+    wrap_function(torch, "sqrt", lambda orig: zero_times_inf_is_zero(torch, sqrt, lambda x, r: 0.5 / r))
+    wrap_function(torch, "exp", lambda orig: zero_times_inf_is_zero(torch, exp, lambda x, r: r))
 
 
 @mutant("matrix-norm-min-norm-at-zero", kills=["HZ-008"])

@@ -1,0 +1,130 @@
+"""Mutants that kill the claims of the section "Hooks": each changes one behaviour a claim states."""
+
+import threading
+
+from tests.meta.mutation import mutant, wrap_function, wrap_property
+
+
+@mutant("hook-return-value-is-ignored", kills=["HOOK-001"])
+def _(torch):
+    """register_hook calls the hook but ignores the gradient it returns."""
+
+    def make(orig):
+        def register_hook(self, hook):
+            return orig(self, lambda g: (hook(g), None)[1])
+
+        return register_hook
+
+    wrap_function(torch.Tensor, "register_hook", make)
+
+
+@mutant("hook-on-constant-is-accepted", kills=["HOOK-002"])
+def _(torch):
+    """register_hook on a tensor that does not require grad returns a handle instead of raising."""
+
+    def make(orig):
+        def register_hook(self, hook):
+            if not self.requires_grad:
+                return torch.utils.hooks.RemovableHandle({})
+            return orig(self, hook)
+
+        return register_hook
+
+    wrap_function(torch.Tensor, "register_hook", make)
+
+
+@mutant("tensor-hooks-skipped-by-autograd-grad", kills=["HOOK-003"])
+def _(torch):
+    """Tensor hooks do not fire while torch.autograd.grad runs."""
+    state = threading.local()
+    original_grad = torch.autograd.grad
+
+    def grad(*args, **kwargs):
+        state.inside = True
+        try:
+            return original_grad(*args, **kwargs)
+        finally:
+            state.inside = False
+
+    def make(orig):
+        def register_hook(self, hook):
+            return orig(self, lambda g: None if getattr(state, "inside", False) else hook(g))
+
+        return register_hook
+
+    torch.autograd.grad = grad
+    wrap_function(torch.Tensor, "register_hook", make)
+
+
+@mutant("retain-grad-is-a-hook-in-registration-order", kills=["HOOK-004"])
+def _(torch):
+    """retain_grad() keeps the gradient as a tensor hook registered at that moment, so hooks registered later do
+    not change the retained .grad."""
+    captured = {}
+    register_hook = torch.Tensor.register_hook
+
+    def make(orig):
+        def retain_grad(self):
+            orig(self)
+            if self.grad_fn is not None:
+                key = id(self)
+                register_hook(self, lambda g: captured.__setitem__(key, g.detach().clone()))
+
+        return retain_grad
+
+    wrap_function(torch.Tensor, "retain_grad", make)
+    wrap_property(torch, "grad", lambda self, value: captured.get(id(self), value) if self.grad_fn is not None else value)
+
+
+@mutant("tensor-hooks-fire-once", kills=["HOOK-005"])
+def _(torch):
+    """A tensor hook fires only for the first gradient computed for its tensor (not at higher orders)."""
+
+    def make(orig):
+        def register_hook(self, hook):
+            fired = []
+
+            def once(g):
+                if fired:
+                    return None
+                fired.append(True)
+                return hook(g)
+
+            return orig(self, once)
+
+        return register_hook
+
+    wrap_function(torch.Tensor, "register_hook", make)
+
+
+@mutant("post-accumulate-hook-under-grad-mode", kills=["HOOK-006"])
+def _(torch):
+    """Post-accumulate-grad hooks run with grad mode on."""
+    if not hasattr(torch.Tensor, "register_post_accumulate_grad_hook"):
+        return
+
+    def make(orig):
+        def register(self, hook):
+            def run(p):
+                with torch.enable_grad():
+                    return hook(p)
+
+            return orig(self, run)
+
+        return register
+
+    wrap_function(torch.Tensor, "register_post_accumulate_grad_hook", make)
+
+
+@mutant("multi-grad-hook-gets-gradients-reversed", kills=["HOOK-007"])
+def _(torch):
+    """register_multi_grad_hook hands the hook the gradients in reverse order."""
+    graph = torch.autograd.graph
+    original = graph.register_multi_grad_hook
+
+    def register_multi_grad_hook(tensors, fn, **kwargs):
+        if kwargs.get("mode", "all") == "any":
+            return original(tensors, fn, **kwargs)
+        return original(tensors, lambda grads: fn(tuple(reversed(grads))), **kwargs)
+
+    graph.register_multi_grad_hook = register_multi_grad_hook
