@@ -3,6 +3,7 @@
 Commands:
   run           run every claim against this environment's torch (any pytest option; see run --help)
   list          print every claim (ID, section, statement); --format json
+  show          one claim: statement, section, sources, tests (file:line), explanation, mutants, changes, status
   matrix        render claims x torch versions x devices from results files
   diff          compare two results files or folders; exit 1 when a claim that held fails
   merge         merge per-cell results (CI artifacts) and render the matrix and the claim book
@@ -21,6 +22,7 @@ import sys
 #: command -> (module, help). Each module provides ``configure(parser)`` and ``run(args) -> int``.
 COMMANDS = {
     "list": ("spec.cli_list", "print every claim: ID, section, statement"),
+    "show": ("spec.cli_show", "every part of one claim: statement, sources, tests, explanation, mutants, changes, status"),
     "matrix": ("spec.matrix", "render the claims x torch versions x devices matrix (Markdown or HTML)"),
     "diff": ("spec.diff", "compare two runs; exit 1 when a claim that held in OLD fails in NEW"),
     "docs": ("spec.docs", "generate the claim book from the claims and results"),

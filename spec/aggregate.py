@@ -396,7 +396,7 @@ def load_mutants(path: Path | None = None) -> dict[str, list[dict[str, str]]] | 
         out: dict[str, list[dict[str, str]]] = defaultdict(list)
         for m in data["mutants"]:
             for cid in m.get("kills") or []:
-                out[cid].append({"name": str(m["name"]), "doc": first_line(m.get("doc"))})
+                out[cid].append({"name": str(m["name"]), "doc": first_line(m.get("doc")), "module": str(m.get("module") or "")})
     except (ValueError, KeyError, TypeError) as exc:
         raise ResultsError(f"{path}: not a mutants file ({exc.__class__.__name__}: {exc})") from None
     return {cid: sorted(v, key=lambda m: m["name"]) for cid, v in out.items()}

@@ -62,6 +62,33 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 SECTION_NAMES = tuple(name for name, _ in SECTIONS)
 PART_OF = dict(SECTIONS)
 
+
+def slug(text: str) -> str:
+    """A section's slug: ``"Leaf tensors"`` -> ``leaf-tensors``; it names every artefact of the section."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+@dataclasses.dataclass(frozen=True)
+class SectionFiles:
+    """Where the parts of a section's claims live, each named by the section's slug (paths from the project root).
+
+    The claims' tests, their explanations and the claim book page install with the package; the mutants that
+    prove each claim can fail live in the repository's ``tests/meta/mutants`` (see ``spec/data/mutants.json``).
+    """
+
+    slug: str
+    test_module: str
+    explanations: str
+    mutants: str
+    book_page: str
+
+    @classmethod
+    def of(cls, section: str) -> SectionFiles:
+        s = slug(section)
+        u = s.replace("-", "_")
+        return cls(s, f"spec/suite/test_{u}.py", f"spec/explanations/{s}.md", f"tests/meta/mutants/{u}.py",
+                   f"docs/book/sections/{s}.md")
+
 CLAIM_MARKER = "claim"
 DTYPES_MARKER = "spec_dtypes"
 MODES_MARKER = "spec_modes"
@@ -193,6 +220,10 @@ class Claim:
     @property
     def part(self) -> str:
         return PART_OF[self.section]
+
+    @property
+    def files(self) -> SectionFiles:
+        return SectionFiles.of(self.section)
 
     def as_json(self) -> dict[str, Any]:
         return {

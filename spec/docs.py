@@ -39,7 +39,7 @@ from spec.results import load_many
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EXPLANATIONS = Path(__file__).resolve().parent / "explanations"
-HAZARDS_PAGE = "sections/hazards.md"
+HAZARDS_PAGE = "hazards.md"
 
 #: Files the book consists of, besides the section pages.
 TOP_FILES = ("README.md", "index.html")

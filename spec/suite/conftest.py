@@ -4,6 +4,8 @@ This is what makes ``pytest --pyargs spec.suite`` and ``autograd-spec run`` work
 installed package, without the repository's root ``conftest.py``.
 """
 
+import sys
+
 import pytest
 
 from spec.torch_import import import_torch
@@ -12,7 +14,12 @@ torch = import_torch()  # outside -W error: torch without numpy warns at import
 
 from spec.suite.hypothesis_profiles import load_profile  # noqa: E402
 
-pytest_plugins = ("spec.plugin",)
+# An installed run (``autograd-spec run``, ``pytest --pyargs spec.suite``) loads the plugin here.  In a checkout the
+# root conftest.py has loaded it already, and must: pytest reads its first pass of the command line before any
+# conftest below the root, so ``--claim LEAF-004`` (the value after a space) parses only when the root loads the
+# options, and a conftest below the root that pytest meets only while collecting may not declare pytest_plugins.
+if "spec.plugin" not in sys.modules:
+    pytest_plugins = ("spec.plugin",)
 
 load_profile()
 

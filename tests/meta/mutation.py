@@ -206,9 +206,16 @@ def sitecustomize(root: str | Path) -> str:
 
 
 def index(mutants: dict[str, Mutant] | None = None) -> dict:
-    """``{"mutants": [{"name", "doc", "kills"}]}``, sorted by name."""
+    """``{"mutants": [{"name", "doc", "kills", "module"}]}``, sorted by name; ``module`` is the file that registers it."""
     mutants = load_all() if mutants is None else mutants
-    return {"mutants": [{"name": m.name, "doc": m.doc, "kills": list(m.kills)} for _, m in sorted(mutants.items())]}
+    root = Path(__file__).resolve().parents[2]
+    return {"mutants": [{"name": m.name, "doc": m.doc, "kills": list(m.kills), "module": _module_path(m.module, root)}
+                        for _, m in sorted(mutants.items())]}
+
+
+def _module_path(module: str, root: Path) -> str:
+    path = Path(FILES[module]) if module in FILES else root.joinpath(*module.split(".")).with_suffix(".py")
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
 
 
 def index_text(mutants: dict[str, Mutant] | None = None) -> str:

@@ -251,7 +251,7 @@ class TestMerge:
         md = (out / "matrix.md").read_text()
         assert md.index("- 2.9.1:") < md.index("- 2.10.0:")
         assert (out / "matrix.html").is_file() and (out / "book" / "index.html").is_file()
-        assert (out / "book" / "sections" / "hazards.md").is_file()
+        assert (out / "book" / "hazards.md").is_file()
 
     @pytest.mark.parametrize(
         ("setup", "message"),

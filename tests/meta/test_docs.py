@@ -278,7 +278,7 @@ def test_hazards_have_a_page_with_truth_observed_and_fixed(jinja, tmp_path):
                             message="hazard fixed in torch 2.10.0: a.grad is now [1.0], the true value"),
                         failure={"kind": "hazard-fixed", "check": "a.grad"})],
     }, [demo(), demo("HZ-001", kind="hazard")])
-    page = files["sections/hazards.md"]
+    page = files["hazards.md"]
     assert "## [HZ-001](leaf-tensors.md#HZ-001): 🩹 hazard fixed" in page
     assert "DEMO-001" not in page  # rules are not hazards
     assert "| 2.9.1 (cpu) | ✅ pass 1/1 |\n| 2.10.0 (cpu) | 🩹 fixed 1/1 |" in page
@@ -287,7 +287,7 @@ def test_hazards_have_a_page_with_truth_observed_and_fixed(jinja, tmp_path):
     assert "  - observed `tensor [1.0] (shape [1])` (fixed) (1 test; torch 2.10.0)" in page
     assert "  - observed `tensor [2.0] (shape [1])` (present) (1 test; torch 2.9.1)" in page
     assert "Upstream: [pytorch/pytorch#7](https://github.com/pytorch/pytorch/issues/7)" in page
-    assert "[Hazards](sections/hazards.md) (1)" in files["README.md"]
+    assert "[Hazards](hazards.md) (1)" in files["README.md"]
     html_page = files["index.html"]
     assert '<a href="#hazards">Hazards (1)</a>' in html_page and '<section class="sec" id="hazards">' in html_page
     assert len(re.findall(r'(?<![\w-])id="HZ-001"', html_page)) == 1  # one anchor per ID: the claim's article

@@ -76,6 +76,25 @@ def test_run_one_claim_from_an_empty_directory(installed, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"], "the run left files in the user's directory"
 
 
+def test_show_from_an_empty_directory(installed, tmp_path):
+    """Every part of one claim in one hop, from the installed package, with results of the user's own run."""
+    from spec.claims import registry
+
+    run = run_installed(installed, tmp_path, "run", "--claim", "LEAF-004", "--results", "results/claims.json")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    proc = run_installed(installed, tmp_path, "show", "LEAF-004")
+    assert proc.returncode == 0, proc.stderr
+    claim = registry()["LEAF-004"]
+    for part in (claim.statement, "section: Leaf tensors (Part 1)", "spec/explanations/leaf-tensors.md",
+                 "docs/book/sections/leaf-tensors.md#LEAF-004", "constants-are-not-leaves",
+                 "tests/meta/mutants/leaf_tensors.py, in the autograd-spec repository", "recorded version changes (0)",
+                 "results/claims.json", ": pass  (8 tests; cpu; eager)", "by convention"):
+        assert part in proc.stdout, f"{part!r} not in:\n{proc.stdout}"
+    for t in claim.tests:
+        assert f"spec/suite/test_leaf_tensors.py:{t.lineno}  {t.name}" in proc.stdout
+    assert f"files under {installed}" in proc.stdout
+
+
 def test_run_without_numpy_skips_numpy_claims_with_the_reason(installed, tmp_path):
     """A bare environment: torch without numpy warns at import; under -W error the run still works."""
     proc = run_installed(installed, tmp_path, "run", "--claim", "LEAF-001,GRAPH-007", "--results", "out.json",
