@@ -50,8 +50,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--device",
         default=None,
-        help="comma-separated devices to run on (cpu, cuda, mps); default: every known device, "
-        "absent ones reported as skipped. Asking for an absent device is a usage error.",
+        help="comma-separated devices to run on (cpu, cuda, mps); default: every present device. "
+        "An absent device is not run and has no rows: the header and the results name it with the reason. "
+        "Asking for an absent device is a usage error (exit 4).",
     )
     group.addoption(
         "--dtype",

@@ -421,3 +421,72 @@ def test_committed_book_embeds_test_code_verbatim():
     for page in pages:
         for block in re.findall(r"^```python\n(.*?)\n```$", page.read_text(encoding="utf-8"), re.S | re.M):
             assert block in sources, f"{page.relative_to(ROOT)}: a code block is not the source of any claim test"
+
+
+# --------------------------------------------------------------------------- the hand-written pages
+
+#: README.md and docs/*.md: written by hand (docs/book, docs/matrix and docs/bench are generated).
+HAND_WRITTEN = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.S | re.M)
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def prose(text: str) -> str:
+    """Markdown without its fenced blocks and inline code: what a reader sees as links and headings."""
+    return re.sub(r"`[^`\n]*`", "", FENCE.sub("", text))
+
+
+def anchors(path: Path) -> set[str]:
+    """The fragments a link into ``path`` may use: explicit ids and GitHub's heading slugs."""
+    text = path.read_text(encoding="utf-8")
+    found = set(re.findall(r"""\bid=["']([^"']+)["']""", text))
+    seen: dict[str, int] = {}
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", FENCE.sub("", text), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("`", "").lower()).replace(" ", "-")
+        found.add(f"{slug}-{seen[slug]}" if slug in seen else slug)
+        seen[slug] = seen.get(slug, 0) + 1
+    return found
+
+
+def test_hand_written_pages_link_only_to_what_exists():
+    broken = []
+    for page in HAND_WRITTEN:
+        for target in LINK.findall(prose(page.read_text(encoding="utf-8"))):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):
+                continue  # https:, mailto: ...
+            file, _, fragment = target.partition("#")
+            dest = (page.parent / file).resolve() if file else page
+            where = f"{page.relative_to(ROOT)}: ({target})"
+            if not dest.exists():
+                broken.append(f"{where} leads to no file")
+            elif fragment and dest.suffix == ".md" and fragment not in anchors(dest):
+                broken.append(f"{where}: {dest.relative_to(ROOT)} has no anchor {fragment!r}")
+    assert not broken, "broken links:\n  " + "\n  ".join(broken)
+
+
+def test_link_check_sees_broken_links_and_anchors(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# A `b` c's d\n\n## A b cs d\n\n<a id=\"X-001\"></a>\n\n```markdown\n## Not a heading\n[x](nowhere.md)\n```\n",
+                    encoding="utf-8")
+    assert anchors(page) == {"a-b-cs-d", "a-b-cs-d-1", "X-001"}
+    assert LINK.findall(prose("[a](b.md#c) ![i](img.png) `[no](code.md)` [w](https://x.org)")) == ["b.md#c", "img.png", "https://x.org"]
+
+
+def test_hand_written_pages_are_executed():
+    from tests.meta.test_examples import documents
+
+    assert set(HAND_WRITTEN) <= set(documents()), "a hand-written page whose Python blocks the doc tests do not run"
+
+
+def test_readme_starts_with_the_main_job_and_the_test_command_ci_runs():
+    """The README's first code block holds the two set-up commands, and .ci/run runs its test command."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"^```\w*\n(.*?)^```$", readme, re.S | re.M).group(1)
+    commands = [line for line in first.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(commands) == 2, f"the README's first code block should hold two commands: {commands}"
+    main, test = commands
+    assert main.endswith("-m tox -e claims") and test.endswith("-m tox -m test"), commands
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").replace("--quiet", "-q")
+    assert test in ci.splitlines(), ".ci/run does not run the README's test command"
+    tox = (ROOT / "tox.ini").read_text(encoding="utf-8")
+    assert "[testenv:claims]" in tox and re.search(r"^\s+test = ", tox, re.M), "tox.ini lacks the claims env or the test label"
