@@ -95,6 +95,228 @@ def zero_like(x):
     return torch.zeros_like(x)
 
 
+TIES = {
+    "torch.maximum(x, zeros) at 0": lambda x: torch.maximum(x, zero_like(x)),
+    "torch.minimum(x, zeros) at 0": lambda x: torch.minimum(x, zero_like(x)),
+}
+
+
+@claim(
+    "HZ-001",
+    "Hazard: d/dx torch.maximum(x, 0) and d/dx torch.minimum(x, 0) at x = 0 are 0.5 (the tie is split between x and "
+    "the constant), where the true value by the autograd note's rule is the minimum-norm subgradient 0 that relu "
+    "gives for the same function; the same 0.5 by backward(), autograd.grad and forward mode, without an error.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/184572",
+)
+@pytest.mark.parametrize("way", HAZARD_WAYS)
+@pytest.mark.parametrize("spelling", list(TIES))
+def test_maximum_splits_a_tie_with_a_constant(spelling, way, device, dtype, form, check):
+    g = derivative(TIES[spelling], 0.0, way, device, dtype, form)
+    check.hazard(f"d/dx {spelling} ({way})", g, wrong=0.5, truth=0.0, exact=True)
+
+
+CLAMPS = {
+    "torch.clamp_min(x, 0) at 0": (lambda x: torch.clamp_min(x, 0.0), 0.0),
+    "torch.clamp(x, min=0) at 0": (lambda x: torch.clamp(x, min=0.0), 0.0),
+    "torch.clamp_max(x, 0) at 0": (lambda x: torch.clamp_max(x, 0.0), 0.0),
+    "torch.clamp(x, 0, 1) at 0": (lambda x: torch.clamp(x, 0.0, 1.0), 0.0),
+    "torch.clamp(x, 0, 1) at 1": (lambda x: torch.clamp(x, 0.0, 1.0), 1.0),
+}
+
+
+@claim(
+    "HZ-002",
+    "Hazard (fixed in torch 2.14): clamp_min(x, 0), clamp(x, min=0) and clamp_max(x, 0) at x = 0, and clamp(x, 0, 1) "
+    "at 0 and at 1, had derivative 1 where the true value (the minimum-norm subgradient, what relu and hardtanh "
+    "give) is 0, so a PINN output clamped to its physical range kept a full gradient at the bound; since 2.14 the "
+    "derivative is 0, by backward(), autograd.grad and forward mode.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/184574",
+)
+@pytest.mark.parametrize("way", HAZARD_WAYS)
+@pytest.mark.parametrize("spelling", list(CLAMPS))
+def test_clamp_at_its_bounds(spelling, way, device, dtype, check):
+    f, point = CLAMPS[spelling]
+    g = derivative(f, point, way, device, dtype)
+    check.hazard(f"d/dx {spelling} ({way})", g, wrong=1.0, truth=0.0, present=CLAMP_SCALAR_HAZARD, exact=True)
+
+
+@claim(
+    "HZ-003",
+    "Hazard (fixed in torch 2.14): clamp(x, 0.5, 0.5) is the constant 0.5, whose derivative exists and is 0 "
+    "everywhere, but at x = 0.5 torch gave derivative 1 (0 at x = 0 and x = 1); since 2.14 it is 0 there too, by "
+    "backward(), autograd.grad and forward mode.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/pull/191142",
+)
+@pytest.mark.parametrize("way", HAZARD_WAYS)
+def test_clamp_with_min_equal_max(way, device, dtype, check):
+    for point in (0.0, 1.0):
+        g = derivative(lambda x: torch.clamp(x, 0.5, 0.5), point, way, device, dtype)
+        check.tensor(f"d/dx clamp(x, 0.5, 0.5) at {point} ({way})", g, 0.0, dtype=dtype, device=device)
+    g = derivative(lambda x: torch.clamp(x, 0.5, 0.5), 0.5, way, device, dtype)
+    check.hazard(f"d/dx clamp(x, 0.5, 0.5) at 0.5 ({way})", g, wrong=1.0, truth=0.0, present=CLAMP_CONSTANT_HAZARD,
+                 exact=True)
+
+
+TENSOR_TIES = {
+    "torch.fmax(x, zeros) at 0": lambda x: torch.fmax(x, zero_like(x)),
+    "torch.fmin(x, zeros) at 0": lambda x: torch.fmin(x, zero_like(x)),
+    "torch.clamp(x, min=zeros) at 0": lambda x: torch.clamp(x, min=zero_like(x)),
+    "torch.clamp_min(x, zeros) at 0": lambda x: torch.clamp_min(x, zero_like(x)),
+}
+
+
+@claim(
+    "HZ-004",
+    "Hazard: fmax(x, 0), fmin(x, 0) and clamp with a Tensor bound, clamp(x, min=zeros) and clamp_min(x, zeros), at "
+    "x = 0 give derivative 1 before torch 2.14 and 0.5 since, where the true value (the minimum-norm subgradient "
+    "of the user's function max(x, 0), what relu gives) is 0; by backward() and autograd.grad, without an error.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/184572",
+)
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("spelling", list(TENSOR_TIES))
+def test_tensor_bound_ties(spelling, way, device, dtype, check):
+    g = derivative(TENSOR_TIES[spelling], 0.0, way, device, dtype)
+    check.hazard(f"d/dx {spelling} ({way})", g, wrong=TIE_WRONG, truth=0.0, exact=True)
+
+
+UNUSED_BRANCH = {
+    "where(x > 0, sqrt(x), x) at x = [-1, -4]": (lambda x: torch.where(x > 0, torch.sqrt(x), x), [-1.0, -4.0],
+                                                  [-1.0, -4.0], [1.0, 1.0]),
+    "where(x < 10, exp(x), 1) at x = [1, 1000]": (lambda x: torch.where(x < 10, torch.exp(x), torch.ones_like(x)),
+                                                   [1.0, 1000.0], None, None),
+}
+
+
+@claim(
+    "HZ-006",
+    "Hazard: torch.where does not protect the gradient from the branch it does not select: y = where(x > 0, "
+    "sqrt(x), x) at x = [-1, -4] is [-1, -4] but its gradient is [nan, nan] (true: [1, 1]), and where(x < 10, "
+    "exp(x), 1) at x = [1, 1000] is [e, 1] with gradient [e, nan] (true: [e, 0]): the unselected branch gets a zero "
+    "gradient and 0 * inf is NaN; by backward() and autograd.grad, without an error.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/52248",
+)
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("spelling", list(UNUSED_BRANCH))
+def test_where_leaks_nan_from_the_unused_branch(spelling, way, device, dtype, check):
+    f, point, value, truth = UNUSED_BRANCH[spelling]
+    e = torch.exp(torch.tensor(1.0, dtype=dtype)).item()
+    value = value if value is not None else [e, 1.0]
+    truth = truth if truth is not None else [e, 0.0]
+    wrong = [float("nan")] * 2 if "sqrt" in spelling else [e, float("nan")]
+    x = tensor(point, device, dtype)
+    y = f(x)
+    check.close(spelling, y, value, dtype=dtype, device=device)
+    if way == "backward":
+        y.sum().backward()
+        g = x.grad
+    else:
+        (g,) = torch.autograd.grad(y.sum(), x)
+    check.hazard(f"gradient of {spelling} ({way})", g, wrong=wrong, truth=truth)
+
+
+AFTER_NAN = {
+    "nan_to_num(sqrt(x))": lambda x: torch.nan_to_num(torch.sqrt(x)),
+    "sqrt(x).masked_fill(x <= 0, 0)": lambda x: torch.sqrt(x).masked_fill(x <= 0, 0.0),
+}
+
+
+@claim(
+    "HZ-007",
+    "Hazard: cleaning a NaN in the forward pass does not clean the gradient: nan_to_num(sqrt(x)) and "
+    "sqrt(x).masked_fill(x <= 0, 0) at x = [-1, 4] are [0, 2], a function whose true gradient is [0, 0.25], but the "
+    "gradient is [nan, 0.25] (sqrt's backward multiplies the zero it receives by its infinite or NaN local "
+    "derivative); by backward() and autograd.grad, without an error.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/94700",
+)
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("spelling", list(AFTER_NAN))
+def test_cleaning_nan_forward_keeps_nan_gradient(spelling, way, device, dtype, check):
+    x = tensor([-1.0, 4.0], device, dtype)
+    y = AFTER_NAN[spelling](x)
+    check.tensor(spelling, y, [0.0, 2.0], dtype=dtype, device=device)
+    if way == "backward":
+        y.sum().backward()
+        g = x.grad
+    else:
+        (g,) = torch.autograd.grad(y.sum(), x)
+    check.hazard(f"gradient of {spelling} at [-1, 4] ({way})", g, wrong=[float("nan"), 0.25], truth=[0.0, 0.25])
+
+
+@claim(
+    "HZ-008",
+    "Hazard: the nuclear norm and the spectral norm are convex, but their gradient at the zero matrix is a unit "
+    "subgradient, not the minimum-norm one: for A = zeros(1, 2) (whose two norms both equal the Euclidean norm of "
+    "its row) matrix_norm(A, 'nuc') and matrix_norm(A, 2) give a gradient of Frobenius norm 1 ([[1, 0]] on the "
+    "CPU), where the true value by the autograd note's rule is [[0, 0]], what vector_norm gives for the same "
+    "numbers; by backward() and autograd.grad, without an error.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://pytorch.org/docs/stable/notes/autograd.html#gradients-for-non-differentiable-functions",
+)
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("order", ["nuc", 2])
+def test_matrix_norm_at_zero(order, way, device, dtype, check):
+    A = torch.zeros(1, 2, device=device, dtype=dtype, requires_grad=True)
+    n = check.works(f"matrix_norm(zeros(1, 2), {order!r})", lambda: torch.linalg.matrix_norm(A, order))
+    if way == "backward":
+        n.backward()
+        g = A.grad
+    else:
+        (g,) = torch.autograd.grad(n, A)
+    v = torch.zeros(2, device=device, dtype=dtype, requires_grad=True)
+    check.tensor("gradient of vector_norm(zeros(2))", torch.autograd.grad(torch.linalg.vector_norm(v), v)[0], [0.0, 0.0],
+                 dtype=dtype, device=device)
+    check.hazard(f"Frobenius norm of the gradient of matrix_norm(zeros(1, 2), {order!r}) ({way})",
+                 torch.linalg.vector_norm(g.detach()), wrong=1.0, truth=0.0)
+
+
+#: hardswish's backward used the closed band [-3, 3] for its middle piece, giving the one-sided derivatives of
+#: that piece at the knees (-0.5 at -3, 1.5 at 3); the fix uses the minimum-norm values 0 and 1.
+HARDSWISH_HAZARD = by_version(
+    "HZ-009/hardswish at its knees",
+    {"<2.8": True, ">=2.8": False},
+    ref="https://github.com/pytorch/pytorch/pull/148049",
+    note="issue https://github.com/pytorch/pytorch/issues/147801 (reported on 2.6.0); the full matrix observed "
+    "[-0.5, 1.5] on 2.0.1 to 2.7.1 and [0, 1] from 2.8.0 on",
+)
+
+
+@claim(
+    "HZ-009",
+    "Hazard (fixed in torch 2.8): F.hardswish at its knees x = -3 and x = 3 had derivative [-0.5, 1.5], "
+    "the slopes of the middle piece x (x + 3) / 6, where the true values by the autograd note's rule (the "
+    "minimum-norm elements of [-0.5, 0] and [1, 1.5]) are [0, 1], what x * relu6(x + 3) / 6 gives; now [0, 1], by "
+    "backward() and autograd.grad.",
+    section="Non-smooth and undefined points",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/147801",
+)
+@pytest.mark.parametrize("way", WAYS)
+def test_hardswish_at_its_knees(way, device, dtype, check):
+    x = tensor([-3.0, 3.0], device, dtype)
+    y = F.hardswish(x)
+    check.tensor("hardswish([-3, 3])", y, [0.0, 3.0], dtype=dtype, device=device)
+    if way == "backward":
+        y.sum().backward()
+        g = x.grad
+    else:
+        (g,) = torch.autograd.grad(y.sum(), x)
+    check.hazard(f"d/dx hardswish at [-3, 3] ({way})", g, wrong=[-0.5, 1.5], truth=[0.0, 1.0], present=HARDSWISH_HAZARD,
+                 exact=True)
+
+
 KINKS = {
     "torch.abs at 0": (torch.abs, [0.0]),
     "torch.relu at 0": (torch.relu, [0.0]),
@@ -337,225 +559,3 @@ def test_atan2_at_origin(way, device, dtype, check):
     theta = torch.atan2(p[1], p[0])
     check.tensor("atan2(0, 0)", theta, 0.0, dtype=dtype, device=device)
     check.equal(f"gradient of atan2(y, x) at the origin ({way})", as_text(gradient(theta, p, way)), ATAN2_AT_ORIGIN)
-
-
-TIES = {
-    "torch.maximum(x, zeros) at 0": lambda x: torch.maximum(x, zero_like(x)),
-    "torch.minimum(x, zeros) at 0": lambda x: torch.minimum(x, zero_like(x)),
-}
-
-
-@claim(
-    "HZ-001",
-    "Hazard: d/dx torch.maximum(x, 0) and d/dx torch.minimum(x, 0) at x = 0 are 0.5 (the tie is split between x and "
-    "the constant), where the true value by the autograd note's rule is the minimum-norm subgradient 0 that relu "
-    "gives for the same function; the same 0.5 by backward(), autograd.grad and forward mode, without an error.",
-    section="Non-smooth and undefined points",
-    kind="hazard",
-    ref="https://github.com/pytorch/pytorch/issues/184572",
-)
-@pytest.mark.parametrize("way", HAZARD_WAYS)
-@pytest.mark.parametrize("spelling", list(TIES))
-def test_maximum_splits_a_tie_with_a_constant(spelling, way, device, dtype, form, check):
-    g = derivative(TIES[spelling], 0.0, way, device, dtype, form)
-    check.hazard(f"d/dx {spelling} ({way})", g, wrong=0.5, truth=0.0, exact=True)
-
-
-CLAMPS = {
-    "torch.clamp_min(x, 0) at 0": (lambda x: torch.clamp_min(x, 0.0), 0.0),
-    "torch.clamp(x, min=0) at 0": (lambda x: torch.clamp(x, min=0.0), 0.0),
-    "torch.clamp_max(x, 0) at 0": (lambda x: torch.clamp_max(x, 0.0), 0.0),
-    "torch.clamp(x, 0, 1) at 0": (lambda x: torch.clamp(x, 0.0, 1.0), 0.0),
-    "torch.clamp(x, 0, 1) at 1": (lambda x: torch.clamp(x, 0.0, 1.0), 1.0),
-}
-
-
-@claim(
-    "HZ-002",
-    "Hazard (fixed in torch 2.14): clamp_min(x, 0), clamp(x, min=0) and clamp_max(x, 0) at x = 0, and clamp(x, 0, 1) "
-    "at 0 and at 1, had derivative 1 where the true value (the minimum-norm subgradient, what relu and hardtanh "
-    "give) is 0, so a PINN output clamped to its physical range kept a full gradient at the bound; since 2.14 the "
-    "derivative is 0, by backward(), autograd.grad and forward mode.",
-    section="Non-smooth and undefined points",
-    kind="hazard",
-    ref="https://github.com/pytorch/pytorch/issues/184574",
-)
-@pytest.mark.parametrize("way", HAZARD_WAYS)
-@pytest.mark.parametrize("spelling", list(CLAMPS))
-def test_clamp_at_its_bounds(spelling, way, device, dtype, check):
-    f, point = CLAMPS[spelling]
-    g = derivative(f, point, way, device, dtype)
-    check.hazard(f"d/dx {spelling} ({way})", g, wrong=1.0, truth=0.0, present=CLAMP_SCALAR_HAZARD, exact=True)
-
-
-@claim(
-    "HZ-003",
-    "Hazard (fixed in torch 2.14): clamp(x, 0.5, 0.5) is the constant 0.5, whose derivative exists and is 0 "
-    "everywhere, but at x = 0.5 torch gave derivative 1 (0 at x = 0 and x = 1); since 2.14 it is 0 there too, by "
-    "backward(), autograd.grad and forward mode.",
-    section="Non-smooth and undefined points",
-    kind="hazard",
-    ref="https://github.com/pytorch/pytorch/pull/191142",
-)
-@pytest.mark.parametrize("way", HAZARD_WAYS)
-def test_clamp_with_min_equal_max(way, device, dtype, check):
-    for point in (0.0, 1.0):
-        g = derivative(lambda x: torch.clamp(x, 0.5, 0.5), point, way, device, dtype)
-        check.tensor(f"d/dx clamp(x, 0.5, 0.5) at {point} ({way})", g, 0.0, dtype=dtype, device=device)
-    g = derivative(lambda x: torch.clamp(x, 0.5, 0.5), 0.5, way, device, dtype)
-    check.hazard(f"d/dx clamp(x, 0.5, 0.5) at 0.5 ({way})", g, wrong=1.0, truth=0.0, present=CLAMP_CONSTANT_HAZARD,
-                 exact=True)
-
-
-TENSOR_TIES = {
-    "torch.fmax(x, zeros) at 0": lambda x: torch.fmax(x, zero_like(x)),
-    "torch.fmin(x, zeros) at 0": lambda x: torch.fmin(x, zero_like(x)),
-    "torch.clamp(x, min=zeros) at 0": lambda x: torch.clamp(x, min=zero_like(x)),
-    "torch.clamp_min(x, zeros) at 0": lambda x: torch.clamp_min(x, zero_like(x)),
-}
-
-
-@claim(
-    "HZ-004",
-    "Hazard: fmax(x, 0), fmin(x, 0) and clamp with a Tensor bound, clamp(x, min=zeros) and clamp_min(x, zeros), at "
-    "x = 0 give derivative 1 before torch 2.14 and 0.5 since, where the true value (the minimum-norm subgradient "
-    "of the user's function max(x, 0), what relu gives) is 0; by backward() and autograd.grad, without an error.",
-    section="Non-smooth and undefined points",
-    kind="hazard",
-    ref="https://github.com/pytorch/pytorch/issues/184572",
-)
-@pytest.mark.parametrize("way", WAYS)
-@pytest.mark.parametrize("spelling", list(TENSOR_TIES))
-def test_tensor_bound_ties(spelling, way, device, dtype, check):
-    g = derivative(TENSOR_TIES[spelling], 0.0, way, device, dtype)
-    check.hazard(f"d/dx {spelling} ({way})", g, wrong=TIE_WRONG, truth=0.0, exact=True)
-
-
-UNUSED_BRANCH = {
-    "where(x > 0, sqrt(x), x) at x = [-1, -4]": (lambda x: torch.where(x > 0, torch.sqrt(x), x), [-1.0, -4.0],
-                                                  [-1.0, -4.0], [1.0, 1.0]),
-    "where(x < 10, exp(x), 1) at x = [1, 1000]": (lambda x: torch.where(x < 10, torch.exp(x), torch.ones_like(x)),
-                                                   [1.0, 1000.0], None, None),
-}
-
-
-@claim(
-    "HZ-006",
-    "Hazard: torch.where does not protect the gradient from the branch it does not select: y = where(x > 0, "
-    "sqrt(x), x) at x = [-1, -4] is [-1, -4] but its gradient is [nan, nan] (true: [1, 1]), and where(x < 10, "
-    "exp(x), 1) at x = [1, 1000] is [e, 1] with gradient [e, nan] (true: [e, 0]): the unselected branch gets a zero "
-    "gradient and 0 * inf is NaN; by backward() and autograd.grad, without an error.",
-    section="Non-smooth and undefined points",
-    kind="hazard",
-    ref="https://github.com/pytorch/pytorch/issues/52248",
-)
-@pytest.mark.parametrize("way", WAYS)
-@pytest.mark.parametrize("spelling", list(UNUSED_BRANCH))
-def test_where_leaks_nan_from_the_unused_branch(spelling, way, device, dtype, check):
-    f, point, value, truth = UNUSED_BRANCH[spelling]
-    e = torch.exp(torch.tensor(1.0, dtype=dtype)).item()
-    value = value if value is not None else [e, 1.0]
-    truth = truth if truth is not None else [e, 0.0]
-    wrong = [float("nan")] * 2 if "sqrt" in spelling else [e, float("nan")]
-    x = tensor(point, device, dtype)
-    y = f(x)
-    check.close(spelling, y, value, dtype=dtype, device=device)
-    if way == "backward":
-        y.sum().backward()
-        g = x.grad
-    else:
-        (g,) = torch.autograd.grad(y.sum(), x)
-    check.hazard(f"gradient of {spelling} ({way})", g, wrong=wrong, truth=truth)
-
-
-AFTER_NAN = {
-    "nan_to_num(sqrt(x))": lambda x: torch.nan_to_num(torch.sqrt(x)),
-    "sqrt(x).masked_fill(x <= 0, 0)": lambda x: torch.sqrt(x).masked_fill(x <= 0, 0.0),
-}
-
-
-@claim(
-    "HZ-007",
-    "Hazard: cleaning a NaN in the forward pass does not clean the gradient: nan_to_num(sqrt(x)) and "
-    "sqrt(x).masked_fill(x <= 0, 0) at x = [-1, 4] are [0, 2], a function whose true gradient is [0, 0.25], but the "
-    "gradient is [nan, 0.25] (sqrt's backward multiplies the zero it receives by its infinite or NaN local "
-    "derivative); by backward() and autograd.grad, without an error.",
-    section="Non-smooth and undefined points",
-    kind="hazard",
-    ref="https://github.com/pytorch/pytorch/issues/94700",
-)
-@pytest.mark.parametrize("way", WAYS)
-@pytest.mark.parametrize("spelling", list(AFTER_NAN))
-def test_cleaning_nan_forward_keeps_nan_gradient(spelling, way, device, dtype, check):
-    x = tensor([-1.0, 4.0], device, dtype)
-    y = AFTER_NAN[spelling](x)
-    check.tensor(spelling, y, [0.0, 2.0], dtype=dtype, device=device)
-    if way == "backward":
-        y.sum().backward()
-        g = x.grad
-    else:
-        (g,) = torch.autograd.grad(y.sum(), x)
-    check.hazard(f"gradient of {spelling} at [-1, 4] ({way})", g, wrong=[float("nan"), 0.25], truth=[0.0, 0.25])
-
-
-@claim(
-    "HZ-008",
-    "Hazard: the nuclear norm and the spectral norm are convex, but their gradient at the zero matrix is a unit "
-    "subgradient, not the minimum-norm one: for A = zeros(1, 2) (whose two norms both equal the Euclidean norm of "
-    "its row) matrix_norm(A, 'nuc') and matrix_norm(A, 2) give a gradient of Frobenius norm 1 ([[1, 0]] on the "
-    "CPU), where the true value by the autograd note's rule is [[0, 0]], what vector_norm gives for the same "
-    "numbers; by backward() and autograd.grad, without an error.",
-    section="Non-smooth and undefined points",
-    kind="hazard",
-    ref="https://pytorch.org/docs/stable/notes/autograd.html#gradients-for-non-differentiable-functions",
-)
-@pytest.mark.parametrize("way", WAYS)
-@pytest.mark.parametrize("order", ["nuc", 2])
-def test_matrix_norm_at_zero(order, way, device, dtype, check):
-    A = torch.zeros(1, 2, device=device, dtype=dtype, requires_grad=True)
-    n = check.works(f"matrix_norm(zeros(1, 2), {order!r})", lambda: torch.linalg.matrix_norm(A, order))
-    if way == "backward":
-        n.backward()
-        g = A.grad
-    else:
-        (g,) = torch.autograd.grad(n, A)
-    v = torch.zeros(2, device=device, dtype=dtype, requires_grad=True)
-    check.tensor("gradient of vector_norm(zeros(2))", torch.autograd.grad(torch.linalg.vector_norm(v), v)[0], [0.0, 0.0],
-                 dtype=dtype, device=device)
-    check.hazard(f"Frobenius norm of the gradient of matrix_norm(zeros(1, 2), {order!r}) ({way})",
-                 torch.linalg.vector_norm(g.detach()), wrong=1.0, truth=0.0)
-
-
-#: hardswish's backward used the closed band [-3, 3] for its middle piece, giving the one-sided derivatives of
-#: that piece at the knees (-0.5 at -3, 1.5 at 3); the fix uses the minimum-norm values 0 and 1.
-HARDSWISH_HAZARD = by_version(
-    "HZ-009/hardswish at its knees",
-    {"<2.8": True, ">=2.8": False},
-    ref="https://github.com/pytorch/pytorch/pull/148049",
-    note="issue https://github.com/pytorch/pytorch/issues/147801 (reported on 2.6.0); the full matrix observed "
-    "[-0.5, 1.5] on 2.0.1 to 2.7.1 and [0, 1] from 2.8.0 on",
-)
-
-
-@claim(
-    "HZ-009",
-    "Hazard (fixed in torch 2.8): F.hardswish at its knees x = -3 and x = 3 had derivative [-0.5, 1.5], "
-    "the slopes of the middle piece x (x + 3) / 6, where the true values by the autograd note's rule (the "
-    "minimum-norm elements of [-0.5, 0] and [1, 1.5]) are [0, 1], what x * relu6(x + 3) / 6 gives; now [0, 1], by "
-    "backward() and autograd.grad.",
-    section="Non-smooth and undefined points",
-    kind="hazard",
-    ref="https://github.com/pytorch/pytorch/issues/147801",
-)
-@pytest.mark.parametrize("way", WAYS)
-def test_hardswish_at_its_knees(way, device, dtype, check):
-    x = tensor([-3.0, 3.0], device, dtype)
-    y = F.hardswish(x)
-    check.tensor("hardswish([-3, 3])", y, [0.0, 3.0], dtype=dtype, device=device)
-    if way == "backward":
-        y.sum().backward()
-        g = x.grad
-    else:
-        (g,) = torch.autograd.grad(y.sum(), x)
-    check.hazard(f"d/dx hardswish at [-3, 3] ({way})", g, wrong=[-0.5, 1.5], truth=[0.0, 1.0], present=HARDSWISH_HAZARD,
-                 exact=True)

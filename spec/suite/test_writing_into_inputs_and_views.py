@@ -21,6 +21,34 @@ def points(device, dtype, **kwargs):
 
 
 @claim(
+    "HZ-005",
+    "Hazard: out = a.sigmoid(); out.data.zero_(); out.sum().backward() gives a.grad = [0, 0, 0] at a = [1, 2, 3] "
+    "without an error, where the true gradient is sigmoid'(a) = [0.19661, 0.10499, 0.04518]: .data hides the "
+    "in-place change from the version counter (out._version stays 0); the same through autograd.grad.",
+    section="Writing into inputs and views",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/6990",
+)
+@pytest.mark.parametrize("way", ["backward", "autograd.grad"])
+def test_data_inplace_gives_wrong_gradient(way, device, dtype, check):
+    a = torch.tensor([1.0, 2.0, 3.0], device=device, dtype=dtype, requires_grad=True)
+    truth = (torch.sigmoid(a) * (1 - torch.sigmoid(a))).detach()
+    out = a.sigmoid()
+    out.data.zero_()
+    version = out._version
+
+    def grad():
+        if way == "backward":
+            out.sum().backward()
+            return a.grad
+        return torch.autograd.grad(out.sum(), a)[0]
+
+    check.hazard(f"a.grad after out.data.zero_() ({way})", grad, wrong=[0.0, 0.0, 0.0], truth=truth,
+                 fixed_by_error=MODIFIED_INPLACE)
+    check.equal("out._version after out.data.zero_()", version, 0)
+
+
+@claim(
     "VIEW-001",
     "Writing into a slice of a leaf that requires grad raises: for the input points X, X[:, 0] = 0 and "
     "X[:, 0].zero_() say 'a view of a leaf Variable that requires grad is being used in an in-place operation.' "
@@ -139,31 +167,3 @@ def test_writing_into_a_leaf_under_no_grad(device, dtype, check):
     check.tensor("X", X, [[0.0, 2.0], [0.0, 4.0], [0.0, 6.0]], dtype=dtype, device=device)
     (X**2).sum().backward()
     check.tensor("X.grad", X.grad, [[0.0, 4.0], [0.0, 8.0], [0.0, 12.0]], dtype=dtype, device=device)
-
-
-@claim(
-    "HZ-005",
-    "Hazard: out = a.sigmoid(); out.data.zero_(); out.sum().backward() gives a.grad = [0, 0, 0] at a = [1, 2, 3] "
-    "without an error, where the true gradient is sigmoid'(a) = [0.19661, 0.10499, 0.04518]: .data hides the "
-    "in-place change from the version counter (out._version stays 0); the same through autograd.grad.",
-    section="Writing into inputs and views",
-    kind="hazard",
-    ref="https://github.com/pytorch/pytorch/issues/6990",
-)
-@pytest.mark.parametrize("way", ["backward", "autograd.grad"])
-def test_data_inplace_gives_wrong_gradient(way, device, dtype, check):
-    a = torch.tensor([1.0, 2.0, 3.0], device=device, dtype=dtype, requires_grad=True)
-    truth = (torch.sigmoid(a) * (1 - torch.sigmoid(a))).detach()
-    out = a.sigmoid()
-    out.data.zero_()
-    version = out._version
-
-    def grad():
-        if way == "backward":
-            out.sum().backward()
-            return a.grad
-        return torch.autograd.grad(out.sum(), a)[0]
-
-    check.hazard(f"a.grad after out.data.zero_() ({way})", grad, wrong=[0.0, 0.0, 0.0], truth=truth,
-                 fixed_by_error=MODIFIED_INPLACE)
-    check.equal("out._version after out.data.zero_()", version, 0)

@@ -117,10 +117,12 @@ def test_mutants_file(tmp_path):
     assert agg_mod.load_mutants(tmp_path / "none.json") is None
     path = tmp_path / "mutants.json"
     path.write_text(json.dumps({"mutants": [{"name": "b", "doc": "Second.\nMore.", "kills": ["LEAF-001"]},
-                                            {"name": "a", "doc": "First.", "kills": ["LEAF-001", "LEAF-002"]}]}))
+                                            {"name": "a", "doc": "First.", "kills": ["LEAF-001", "LEAF-002"],
+                                             "module": "tests/meta/mutants/leaf_tensors.py"}]}))
+    a = {"name": "a", "doc": "First.", "module": "tests/meta/mutants/leaf_tensors.py"}
     assert agg_mod.load_mutants(path) == {
-        "LEAF-001": [{"name": "a", "doc": "First."}, {"name": "b", "doc": "Second."}],
-        "LEAF-002": [{"name": "a", "doc": "First."}],
+        "LEAF-001": [a, {"name": "b", "doc": "Second.", "module": ""}],  # an index written before modules were recorded
+        "LEAF-002": [a],
     }
     path.write_text('{"nope": 1}')
     with pytest.raises(ResultsError, match="not a mutants file"):

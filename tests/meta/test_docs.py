@@ -279,7 +279,7 @@ def test_hazards_have_a_page_with_truth_observed_and_fixed(jinja, tmp_path):
                         failure={"kind": "hazard-fixed", "check": "a.grad"})],
     }, [demo(), demo("HZ-001", kind="hazard")])
     page = files["hazards.md"]
-    assert "## [HZ-001](leaf-tensors.md#HZ-001): 🩹 hazard fixed" in page
+    assert "## [HZ-001](sections/leaf-tensors.md#HZ-001): 🩹 hazard fixed" in page
     assert "DEMO-001" not in page  # rules are not hazards
     assert "| 2.9.1 (cpu) | ✅ pass 1/1 |\n| 2.10.0 (cpu) | 🩹 fixed 1/1 |" in page
     assert "- 🩹 hazard fixed: hazard fixed in torch 2.10.0: a.grad is now \\[1.0\\], the true value (cpu eager on torch 2.10.0)" in page
