@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from spec import claims as claims_module
-from spec import docs
+from spec import docs, render
 from spec.claims import SECTION_NAMES, Change, Claim, project_root, registry
 from spec.results import SCHEMA, SCHEMA_VERSION
 
@@ -131,7 +131,7 @@ def test_explanations_file_rejects_a_duplicate(tmp_path):
 
 
 def test_inline_markdown_subset_becomes_safe_html():
-    out = docs.paragraphs_html("Use `a<b` and **bold**, *em*, [link](https://example.org).\n\nSecond <script>.")
+    out = render.paragraphs_html("Use `a<b` and **bold**, *em*, [link](https://example.org).\n\nSecond <script>.")
     assert out == (
         '<p>Use <code>a&lt;b</code> and <strong>bold</strong>, <em>em</em>, <a href="https://example.org">link</a>.</p>\n'
         "<p>Second &lt;script&gt;.</p>"
@@ -145,7 +145,7 @@ def test_values_are_shown_in_python_notation_without_addresses():
     assert docs.format_value({"tensor": [6.0], "dtype": "float32", "shape": [1]}) == "tensor [6.0] (shape [1])"
     assert docs.format_value({"type": "RuntimeError", "message": "boom"}) == "RuntimeError: boom"
     assert docs.format_value({"type": "RuntimeError", "message": "bo+m"}, expected=True) == "RuntimeError matching bo+m"
-    assert docs.ref_label("https://github.com/pytorch/pytorch/pull/92753") == "pytorch/pytorch#92753"
+    assert render.ref_label("https://github.com/pytorch/pytorch/pull/92753") == "pytorch/pytorch#92753"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -162,11 +162,11 @@ def test_book_lists_every_claim_with_all_its_parts(jinja, tmp_path):
     explanations = docs.load_explanations()
     html_code = {html.unescape(b) for b in re.findall(r'<pre><code class="language-python">(.*?)</code></pre>', page, re.S)}
     for cid, c in registry().items():
-        section_file = f"sections/{docs.slug(c.section)}.md"
+        section_file = f"sections/{render.slug(c.section)}.md"
         md = files[section_file]
         assert f"]({section_file}#{cid})" in index, f"{cid}: not linked from the index"
         assert f'<a id="{cid}"></a>\n\n## {cid}\n' in md, f"{cid}: no anchor named after the ID"
-        assert f"> {docs.md_text(c.statement)}" in md
+        assert f"> {render.md_text(c.statement)}" in md
         assert f"**Section:** {c.section} ({c.part})" in md
         if explanations.get(cid):
             assert explanations[cid].split("\n")[0] in md, f"{cid}: explanation missing"
@@ -179,18 +179,18 @@ def test_book_lists_every_claim_with_all_its_parts(jinja, tmp_path):
         assert f'<p class="statement">{c.statement}</p>' in html.unescape(page)
     for name in SECTION_NAMES:
         if any(c.section == name for c in registry().values()):
-            assert f"sections/{docs.slug(name)}.md" in files
+            assert f"sections/{render.slug(name)}.md" in files
 
 
 def test_a_failure_shows_where_and_why(jinja, tmp_path):
     cid = first_claim()
     files = docs.build_book(synthetic_results(tmp_path, failing=cid))
-    md = files[f"sections/{docs.slug(registry()[cid].section)}.md"]
+    md = files[f"sections/{render.slug(registry()[cid].section)}.md"]
     assert "**Status:** ❌ fails" in md.split(f"## {cid}\n", 1)[1]
     assert "| 2.0.1 (cpu) | ❌ fail 1/1 |" in md
     assert f"- ❌ fails: ClaimCheckFailed: {cid} flag: expected True, observed False (cpu eager on torch 2.0.1)" in md
     assert "❌ observed `False`, expected `True` (1 test; torch 2.0.1)" in md
-    assert f'id="{cid}" data-id="{cid}" data-section="{docs.slug(registry()[cid].section)}" data-status="fail"' in files["index.html"]
+    assert f'id="{cid}" data-id="{cid}" data-section="{render.slug(registry()[cid].section)}" data-status="fail"' in files["index.html"]
 
 
 def test_version_gated_changes_are_shown_with_their_reference(jinja, tmp_path):
@@ -246,7 +246,7 @@ def test_n_a_is_shown_as_n_a_with_its_reason_never_as_pass(jinja, tmp_path):
     md = files["sections/leaf-tensors.md"]
     one, two = md.split("## DEMO-002\n")
     assert "| 2.0.1 (cpu) | ➖ n/a |\n| 2.1.2 (cpu) | ✅ pass 1/1 |" in one
-    assert f"- ➖ n/a: {docs.md_text(why)} (cpu eager on torch 2.0.1)" in one
+    assert f"- ➖ n/a: {render.md_text(why)} (cpu eager on torch 2.0.1)" in one
     assert "**Status:** ➖ n/a" in two and "✅" not in two.split("### Observed")[0]
     assert "| [DEMO-002](sections/leaf-tensors.md#DEMO-002) | A demo claim DEMO-002. | ➖ n/a |" in files["README.md"]
     page = files["index.html"]
