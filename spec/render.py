@@ -1,15 +1,17 @@
 """Rendering helpers shared by every generated page: the Jinja environment over ``spec/templates``,
-Markdown escaping, and the HTML of hand-written Markdown.
+Markdown escaping, and the conversion of hand-written Markdown to HTML.
 
 The claim book (:mod:`spec.docs`), the matrix (:mod:`spec.matrix`) and the diff (:mod:`spec.diff`)
 render through this module. It imports nothing from ``spec``, so
-any module can use it; jinja2 is imported only when a template needs it.
+any module can use it; jinja2 and markdown-it-py are imported only when a template or a conversion
+needs them.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -61,32 +63,36 @@ def ref_label(ref: str) -> str:
 # --------------------------------------------------------------------------- Markdown to HTML
 
 
-_INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\*([^*]+)\*|\[([^\]]+)\]\(([^)\s]+)\)")
+@cache
+def _markdown():
+    """CommonMark (markdown-it-py) without raw HTML: hand-written text is escaped, never trusted.
 
+    Text is escaped as the book always escaped it (``&``, ``<``, ``>``; quotes stay as written), and a
+    line break inside a paragraph is a space, so a paragraph is one line of HTML.
+    """
+    from markdown_it import MarkdownIt
 
-def inline_html(text: str) -> str:
-    """The small Markdown subset used in explanations: `code`, **bold**, *em*, [links](url)."""
-    out = []
-    pos = 0
-    for m in _INLINE.finditer(text):
-        out.append(html.escape(text[pos : m.start()], quote=False))
-        code, bold, em, label, url = m.groups()
-        if code is not None:
-            out.append(f"<code>{html.escape(code, quote=False)}</code>")
-        elif bold is not None:
-            out.append(f"<strong>{html.escape(bold, quote=False)}</strong>")
-        elif em is not None:
-            out.append(f"<em>{html.escape(em, quote=False)}</em>")
-        else:
-            out.append(f'<a href="{html.escape(url)}">{html.escape(label, quote=False)}</a>')
-        pos = m.end()
-    out.append(html.escape(text[pos:], quote=False))
-    return "".join(out)
+    md = MarkdownIt("commonmark", {"html": False})
+
+    def text(self, tokens, idx, options, env) -> str:
+        return html.escape(tokens[idx].content, quote=False)
+
+    def code_inline(self, tokens, idx, options, env) -> str:
+        return f"<code>{html.escape(tokens[idx].content, quote=False)}</code>"
+
+    def softbreak(self, tokens, idx, options, env) -> str:
+        return " "
+
+    md.add_render_rule("text", text)
+    md.add_render_rule("code_inline", code_inline)
+    md.add_render_rule("softbreak", softbreak)
+    return md
 
 
 def paragraphs_html(text: str) -> str:
-    paras = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return "\n".join(f"<p>{inline_html(p)}</p>" for p in paras)
+    """Hand-written Markdown (the explanations) as HTML: ``<p>`` per paragraph, `code`, **bold**, *em*,
+    [links](url), lists; raw HTML in the text is shown, not interpreted."""
+    return _markdown().render(text.strip()).rstrip("\n")
 
 
 # --------------------------------------------------------------------------- templates
@@ -118,4 +124,4 @@ def tidy(text: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
-__all__ = ["TEMPLATES", "environment", "md_code", "md_fence", "md_text", "inline_html", "paragraphs_html", "ref_label", "slug", "tidy"]
+__all__ = ["TEMPLATES", "environment", "md_code", "md_fence", "md_text", "paragraphs_html", "ref_label", "slug", "tidy"]

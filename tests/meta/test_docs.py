@@ -138,6 +138,13 @@ def test_inline_markdown_subset_becomes_safe_html():
     )
 
 
+def test_explanations_are_commonmark():
+    """A maintained Markdown parser (markdown-it-py): products stay products, code inside bold stays code."""
+    assert render.paragraphs_html("3 * 4 = 12 and 0 * inf") == "<p>3 * 4 = 12 and 0 * inf</p>"
+    assert render.paragraphs_html("**see `x`**\nnext line") == "<p><strong>see <code>x</code></strong> next line</p>"
+    assert render.paragraphs_html('"quoted" & <b>') == '<p>"quoted" &amp; &lt;b&gt;</p>'
+
+
 def test_values_are_shown_in_python_notation_without_addresses():
     assert docs.format_value(True) == "True"
     assert docs.format_value(None) == "None"
