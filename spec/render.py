@@ -1,7 +1,7 @@
 """Rendering helpers shared by every generated page: the Jinja environment over ``spec/templates``,
 Markdown escaping, and the conversion of hand-written Markdown to HTML.
 
-The claim book (:mod:`spec.docs`), the matrix (:mod:`spec.matrix`) and the diff (:mod:`spec.diff`)
+The claim book (:mod:`spec.book`), the matrix (:mod:`spec.matrix`) and the diff (:mod:`spec.diff`)
 render through this module. It imports nothing from ``spec``, so
 any module can use it; jinja2 and markdown-it-py are imported only when a template or a conversion
 needs them.

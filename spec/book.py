@@ -1,7 +1,7 @@
 """The claim book: every claim with its explanation, its test code and its status.
 
-``python -m spec docs RESULTS... -o DIR`` renders, from the claim registry, the
-explanations in ``spec/explanations/`` and one or more results files:
+The module behind the ``docs`` command: ``python -m spec docs RESULTS... -o DIR`` renders, from the
+claim registry, the explanations in ``spec/explanations/`` and one or more results files:
 
 - ``DIR/README.md``: the index, grouped by part and section, with each claim's status;
 - ``DIR/sections/<section>.md``: one page per section, one ``<a id="CLAIM-ID">`` per claim;
