@@ -18,6 +18,8 @@ import argparse
 import importlib
 import sys
 
+from spec.errors import CommandError
+
 #: command -> (module, help). Each module provides ``configure(parser)`` and ``run(args) -> int``.
 COMMANDS = {
     "list": ("spec.cli_list", "print every claim: ID, section, statement"),
@@ -27,9 +29,6 @@ COMMANDS = {
     "merge": ("spec.merge", "merge per-cell results (CI artifacts) into the matrix and the claim book"),
     "bench-report": ("spec.bench", "render benchmark results; compare two torch versions"),
 }
-
-
-from spec.errors import CommandError  # noqa: E402  (re-exported: spec.__main__.CommandError)
 
 
 def _prog() -> str:

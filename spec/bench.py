@@ -71,6 +71,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from spec.errors import CommandError
+
 DEFAULT_THRESHOLD = 0.10
 DEFAULT_CONFIDENCE = 0.99
 #: the run-to-run noise (log scale) used when fewer than MIN_RATIOS_FOR_RUN_NOISE ratios are compared: what
@@ -138,8 +140,6 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from spec.__main__ import CommandError
-
     if args.compare:
         if args.results:
             raise CommandError("give either RESULTS.json files to render or --compare OLD NEW, not both")
@@ -185,8 +185,6 @@ def run(args) -> int:
 
 
 def parse_threshold(text: str) -> float:
-    from spec.__main__ import CommandError
-
     raw = str(text).strip()
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
@@ -199,8 +197,6 @@ def parse_threshold(text: str) -> float:
 
 def parse_spread(text: str, flag: str) -> float:
     """A spread on the log scale for ``--run-noise`` or ``--run-shift``: a number in [0, 1)."""
-    from spec.__main__ import CommandError
-
     try:
         value = float(text)
     except ValueError:
@@ -211,8 +207,6 @@ def parse_spread(text: str, flag: str) -> float:
 
 
 def parse_confidence(text: str) -> float:
-    from spec.__main__ import CommandError
-
     raw = str(text).strip()
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
@@ -225,8 +219,6 @@ def parse_confidence(text: str) -> float:
 
 def load(path: str | Path) -> dict[str, Any]:
     """A run: {path, label, meta, rows: {(case, device): row}, not_timed: {...}, desc: {...}}."""
-    from spec.__main__ import CommandError
-
     path = Path(path)
     try:
         doc = json.loads(path.read_text())

@@ -33,6 +33,7 @@ from spec.aggregate import (
     version_key,
 )
 from spec.claims import PART_OF, SECTION_NAMES, Claim
+from spec.errors import CommandError
 from spec.render import environment, md_fence, paragraphs_html, ref_label, slug, tidy
 from spec.results import load_many
 
@@ -346,7 +347,6 @@ def configure(parser) -> None:
 def run(args) -> int:
     import sys
 
-    from spec.__main__ import CommandError
     from spec.claims import registry as default_registry
 
     out = Path(args.output)
