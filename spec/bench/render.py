@@ -188,11 +188,7 @@ def _lines(runs: list[dict], out: Path | None, plots: bool) -> list[str]:
 
 
 def _legend(runs: list[dict]) -> list[str]:
-    described = [r for r in runs if r["desc"]["described"]]
-    if not described:
-        return ["_Workload and method descriptions are not in this JSON (schema 1, written before the method "
-                "registry); a run of tests/bench writes them._", ""]
-    desc = described[-1]["desc"]
+    desc = runs[-1]["desc"]
     lines = ["<details><summary>Workloads and methods</summary>", ""]
     lines += [f"- **{w['name']}**: {w['description']}" for w in desc["workloads"]]
     lines.append("")

@@ -44,8 +44,6 @@ from collections import defaultdict
 from functools import cache
 from typing import Any
 
-from spec.bench.load import _CASE_ID
-
 DEFAULT_THRESHOLD = 0.10
 DEFAULT_CONFIDENCE = 0.99
 #: the run-to-run noise (log scale) used when fewer than MIN_RATIOS_FOR_RUN_NOISE ratios are compared: what
@@ -226,7 +224,7 @@ def compare(old: dict, new: dict, threshold: float, confidence: float = DEFAULT_
             regressions.append(entry)
     by_method: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for c in finite:
-        by_method[(c.get("method") or _CASE_ID.match(c["case"])["method"], c["device"])].append(c)
+        by_method[(c["method"], c["device"])].append(c)
     groups = {key: group for key, group in sorted(by_method.items()) if len(group) >= 2}
     method_conf = family_confidence(confidence, len(groups))
     methods = {key: _pooled(g, z_within, _z(method_conf), tau, threshold, shift) for key, g in groups.items()}

@@ -360,7 +360,11 @@ def test_bad_threshold_or_confidence_is_a_one_line_usage_error(tmp_path, capsys,
     assert err.startswith(f"python -m spec bench-report: error: {flag}") and "\n" not in err
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", '{"benchmarks": [{"name": "x", "extra_info": {}}]}'])
+SCHEMA_1 = json.dumps({"benchmarks": [{"name": "x", "extra_info": {
+    "case": "derivative-k1-nested_grad", "workload": "derivative", "param": 1, "method": "nested_grad", "ratio": 2.0}}]})
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"benchmarks": [{"name": "x", "extra_info": {}}]}', SCHEMA_1])
 def test_bad_input_is_a_one_line_error(tmp_path, capsys, content):
     bad = tmp_path / "bad.json"
     bad.write_text(content)
