@@ -111,16 +111,26 @@ def run(args) -> int:
     return 0
 
 
+def parse_fraction(text: str, flag: str, example: str) -> float:
+    """A fraction written as a number or a percent (``0.1`` or ``10%``); ``example`` is shown when it is neither."""
+    raw = str(text).strip()
+    try:
+        return float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise CommandError(f"{flag}: not a number: {text!r} (use {example})") from None
 
 
 def parse_threshold(text: str) -> float:
-    raw = str(text).strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise CommandError(f"--threshold: not a number: {text!r} (use 0.1 or 10%)") from None
+    value = parse_fraction(text, "--threshold", "0.1 or 10%")
     if not (value > 0 and math.isfinite(value)):
         raise CommandError(f"--threshold must be positive, not {text!r}")
+    return value
+
+
+def parse_confidence(text: str) -> float:
+    value = parse_fraction(text, "--confidence", "0.99 or 99%")
+    if not 0.5 <= value < 1:
+        raise CommandError(f"--confidence must be at least 0.5 and below 1, not {text!r}")
     return value
 
 
@@ -132,15 +142,4 @@ def parse_spread(text: str, flag: str) -> float:
         raise CommandError(f"{flag}: not a number: {text!r} (use a spread like 0.1)") from None
     if not 0 <= value < 1:
         raise CommandError(f"{flag}: {text} is not in [0, 1)")
-    return value
-
-
-def parse_confidence(text: str) -> float:
-    raw = str(text).strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise CommandError(f"--confidence: not a number: {text!r} (use 0.99 or 99%)") from None
-    if not 0.5 <= value < 1:
-        raise CommandError(f"--confidence must be at least 0.5 and below 1, not {text!r}")
     return value
