@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from spec.bench.load import load, machine_differences
-from spec.bench.render import REPORT_NAME, compare_lines, render, render_markdown
+from spec.bench.render import REPORT_NAME, render, render_compare, render_markdown
 from spec.bench.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RUN_NOISE,
@@ -86,11 +86,11 @@ def run(args) -> int:
         run_noise = None if args.run_noise == "auto" else parse_spread(args.run_noise, "--run-noise")
         result = compare(old, new, threshold, confidence, run_noise, parse_spread(args.run_shift, "--run-shift"))
         result["machine_differences"] = differs
-        text = "\n".join(compare_lines(result, old, new, threshold, confidence))
-        print(text)
+        text = render_compare(result, old, new, threshold, confidence)
+        print(text, end="")
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text(text + "\n")
+            Path(args.out).write_text(text)
         return 1 if result["regressions"] or result["pooled_regressions"] else 0
     if not args.results:
         raise CommandError("nothing to do: give RESULTS.json files to render, or --compare OLD NEW")

@@ -82,3 +82,19 @@ def machine_differences(old: dict, new: dict) -> list[str]:
     """'CPU: A vs B' for each fingerprint entry known in both runs that differs (empty: comparable)."""
     a, b = fingerprint(old), fingerprint(new)
     return [f"{k}: {a[k]} vs {b[k]}" for k in a if a[k] is not None and b[k] is not None and a[k] != b[k]]
+
+
+class View:
+    """What one run's JSON says about its workloads and methods."""
+
+    def __init__(self, run: dict) -> None:
+        desc = run["desc"]
+        self.params = {w["name"]: [int(p) for p in w["params"]] for w in desc["workloads"]}
+        self.pnames = {w["name"]: w.get("param_name") or "" for w in desc["workloads"]}
+        self.methods = [m["name"] for m in desc["methods"] if not m.get("compiled_from")]
+        self.compiled = [m for m in desc["methods"] if m.get("compiled_from")]
+        self.headline = [(m["name"], m["headline"]) for m in desc["methods"] if m.get("headline")]
+        self.cases = desc["cases"]
+
+    def p(self, workload: str) -> list[int]:
+        return self.params.get(workload, [])

@@ -1,4 +1,9 @@
-"""The benchmark report (Markdown and PNG plots) and the Markdown of a comparison."""
+"""The benchmark report (``report.md`` and its plots) and the Markdown of a comparison.
+
+Each is a model (plain data computed from the runs here) rendered by a template in ``spec/templates``
+(``bench-report.md.j2``, ``bench-compare.md.j2``) through :func:`spec.render.environment`, like the
+claim book; the filters below format the figures.
+"""
 
 from __future__ import annotations
 
@@ -6,82 +11,20 @@ import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from spec.bench.stats import DEFAULT_CONFIDENCE, gate_precision
+from spec.bench.load import View
+from spec.bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RUN_NOISE, gate_precision
+from spec.render import environment, tidy
 
 REPORT_NAME = "report.md"
+#: a CV above this is counted in the report's summary of the rounds' steadiness
+CV_STEADY = 0.05
+#: the per-ratio precision a run aims at when its JSON records none (tests/bench/timing.py PRECISION)
+DEFAULT_PRECISION = 0.05
 
 
-def _interval_text(c: dict) -> str:
-    if math.isinf(c["high"]):
-        return "–"
-    return f"{c['low'] - 1:+.1%} .. {c['high'] - 1:+.1%}"
-
-
-def compare_lines(result: dict, old: dict, new: dict, threshold: float,
-                  confidence: float = DEFAULT_CONFIDENCE) -> list[str]:
-    lines = [
-        f"# Benchmark comparison: {old['label']} -> {new['label']}",
-        "",
-        f"OLD: `{old['path']}`  NEW: `{new['path']}`. Change: NEW/OLD of the ratio (method / forward) from the "
-        f"per-round ratios (Hodges-Lehmann estimate). Interval: the rounds' distribution-free (Mann-Whitney) "
-        f"spread combined with the run-to-run noise tau = {result['run_noise']:.1%} "
-        f"({result['run_noise_how']}), at {result['ratio_confidence']:.4%} per ratio so that two runs of one torch "
-        f"raise no alarm at {confidence:.0%} (Bonferroni over {sum(1 for c in result['changes'] if math.isfinite(c['within_half']))} "
-        f"ratios). **slower**: the whole interval above +{threshold:.0%}; ok: the whole "
-        f"interval below +{threshold:.0%}; not measurable: the interval contains +{threshold:.0%} (the noise hides "
-        "whether it got slower).",
-        "",
-        "| case | device | OLD ratio (CV, rounds) | NEW ratio (CV, rounds) | change | interval | verdict |",
-        "|---|---|---:|---:|---:|---|---|",
-    ]
-    if result.get("machine_differences"):
-        lines[1:1] = ["", "**Different machines** (" + "; ".join(result["machine_differences"]) + "): every change "
-                      "below mixes the machine's and torch's; compared only because --any-machine was given."]
-    for c in result["changes"]:
-        flag = {"slower": f"**SLOWER by more than {threshold:.0%}**", "ok": "ok"}.get(
-            c["status"], "not measurable at this noise" + (f" ({c['why']})" if c.get("why") else ""))
-        lines.append(
-            f"| {c['case']} | {c['device']} | {c['old']:.2f} ({_pct(c['old_cv'])}, {c['old_rounds']}) | {c['new']:.2f} "
-            f"({_pct(c['new_cv'])}, {c['new_rounds']}) | {c['change'] - 1:+.1%} | {_interval_text(c)} | {flag} |"
-        )
-    absent = [m for m in result["missing"] if m["status"] == "absent"]
-    for m in result["missing"]:
-        if m["status"] != "absent":
-            lines.append(f"| {m['case']} | {m['device']} | {m['old']:.2f} | not timed ({m['status']}) | | | "
-                         f"{m['reason']} |")
-    for r in result["regressions"]:
-        if "new" not in r:
-            lines.append(f"| {r['case']} | {r['device']} | {r['old']:.2f} | **FAILED** | | | {r['reason']} |")
-    lines.append("")
-    if absent:
-        lines += [f"{len(absent)} case(s) timed in OLD are not in NEW at all (a subset run?): not compared.", ""]
-    pooled = [((m, dev), r) for (m, dev), r in result["methods"].items()]
-    if result["overall"] is not None:
-        pooled.append((("all ratios", ""), result["overall"]))
-    if pooled:
-        lines += ["Per method (its ratios over all workloads) and over all ratios: the weighted mean change, each "
-                  f"ratio weighted by 1 / (its rounds' variance + tau^2), with a shift of a whole run of "
-                  f"{result['run_shift']:.1%} (which no comparison can tell from torch's); at "
-                  f"{result['method_confidence']:.3%} per method (Bonferroni over {len(result['methods'])}), "
-                  f"{confidence:.0%} over all.", "",
-                  "| method | device | ratios | change | interval | verdict |", "|---|---|---:|---:|---|---|"]
-        for (m, dev), r in pooled:
-            flag = {"slower": f"**SLOWER by more than {threshold:.0%}**", "ok": "ok"}.get(
-                r["status"], "not measurable at this noise")
-            lines.append(f"| {m} | {dev} | {r['n']} | {r['change'] - 1:+.1%} | {_interval_text(r)} | {flag} |")
-        lines.append("")
-    counts = {s: sum(1 for c in result["changes"] if c["status"] == s) for s in ("slower", "ok", "not measurable")}
-    n_failed = len(result["regressions"]) - counts["slower"]
-    summary = (f"{counts['slower']} slower, {counts['ok']} ok, {counts['not measurable']} not measurable at this "
-               f"noise ({len(result['changes'])} compared)")
-    slower_pooled = result["pooled_regressions"]
-    pooled_text = f"; slower pooled: {', '.join(slower_pooled)}" if slower_pooled else "; no method slower pooled"
-    if result["regressions"] or slower_pooled:
-        lines.append(f"REGRESSION: {summary}{pooled_text}; {n_failed} method(s) now failing their correctness check.")
-    else:
-        lines.append(f"OK: nothing measurably slower by more than {threshold:.0%}: {summary}{pooled_text}.")
-    return lines
+# --------------------------------------------------------------------------- formatting (the templates' filters)
 
 
 def _pct(cv) -> str:
@@ -89,6 +32,7 @@ def _pct(cv) -> str:
 
 
 def _cell(row: dict | None, reason: dict | None = None) -> str:
+    """A ratio with its CV, or why there is none."""
     if row is None:
         if reason is None:
             return "–"
@@ -102,11 +46,72 @@ def _mib(row: dict | None) -> str:
     return f"{row['peak_bytes'] / 2**20:.1f}"
 
 
+def _interval(c: dict) -> str:
+    if math.isinf(c["high"]):
+        return "–"
+    return f"{c['low'] - 1:+.1%} .. {c['high'] - 1:+.1%}"
+
+
+def _each(values, pattern: str) -> list[str]:
+    """``[1, 2] | each("k={}")`` -> ``["k=1", "k=2"]``."""
+    return [pattern.format(v) for v in values]
+
+
+def _environment():
+    env = environment()
+    env.filters.update(fmt=format, each=_each, pct=_pct, interval=_interval)
+    return env
+
+
+# --------------------------------------------------------------------------- the comparison
+
+
+def compare_model(result: dict, old: dict, new: dict, threshold: float,
+                  confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
+    counts = {s: sum(1 for c in result["changes"] if c["status"] == s) for s in ("slower", "ok", "not measurable")}
+    pooled = [{"method": m, "device": dev, **r} for (m, dev), r in result["methods"].items()]
+    if result["overall"] is not None:
+        pooled.append({"method": "all ratios", "device": "", **result["overall"]})
+    return {
+        "old": old,
+        "new": new,
+        "result": result,
+        "threshold": threshold,
+        "confidence": confidence,
+        "decided": sum(1 for c in result["changes"] if math.isfinite(c["within_half"])),
+        "not_timed": [m for m in result["missing"] if m["status"] != "absent"],
+        "failed": [r for r in result["regressions"] if "new" not in r],
+        "absent": sum(1 for m in result["missing"] if m["status"] == "absent"),
+        "pooled": pooled,
+        "counts": counts,
+        "n_failed": len(result["regressions"]) - counts["slower"],
+        "regression": bool(result["regressions"] or result["pooled_regressions"]),
+    }
+
+
+def render_compare(result: dict, old: dict, new: dict, threshold: float,
+                   confidence: float = DEFAULT_CONFIDENCE) -> str:
+    """The comparison as Markdown (what ``--compare`` prints, and writes with ``--out``)."""
+    model = compare_model(result, old, new, threshold, confidence)
+    return tidy(_environment().get_template("bench-compare.md.j2").render(m=model))
+
+
+# --------------------------------------------------------------------------- the report
+
+
 def _geomean(values: list[float]) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values)) if values else float("nan")
 
 
+def _growth(ratios: list[float | None]) -> list[float | None]:
+    out: list[float | None] = [None]
+    for a, b in zip(ratios[:-1], ratios[1:], strict=True):
+        out.append(b / a if a and b else None)
+    return out
+
+
 def _by(run: dict, device: str) -> dict[tuple[str, int, str], dict]:
+    """The rows timed on ``device``: (workload, param, method) -> row."""
     out = {}
     for (_case, dev), row in run["rows"].items():
         if dev == device:
@@ -115,6 +120,7 @@ def _by(run: dict, device: str) -> dict[tuple[str, int, str], dict]:
 
 
 def _reasons(run: dict, device: str) -> dict[tuple[str, int, str], dict]:
+    """Why a case was not timed on ``device``: (workload, param, method) -> the not_timed record."""
     cases = run["desc"]["cases"]
     out = {}
     for (case_id, dev), r in run["not_timed"].items():
@@ -125,76 +131,8 @@ def _reasons(run: dict, device: str) -> dict[tuple[str, int, str], dict]:
     return out
 
 
-class _View:
-    """What one run's JSON says about its workloads and methods."""
-
-    def __init__(self, run: dict) -> None:
-        desc = run["desc"]
-        self.params = {w["name"]: [int(p) for p in w["params"]] for w in desc["workloads"]}
-        self.pnames = {w["name"]: w.get("param_name") or "" for w in desc["workloads"]}
-        self.methods = [m["name"] for m in desc["methods"] if not m.get("compiled_from")]
-        self.compiled = [m for m in desc["methods"] if m.get("compiled_from")]
-        self.headline = [(m["name"], m["headline"]) for m in desc["methods"] if m.get("headline")]
-        self.cases = desc["cases"]
-
-    def p(self, workload: str) -> list[int]:
-        return self.params.get(workload, [])
-
-
-def render_markdown(runs: list[dict], plots: bool = True) -> str:
-    """The text of report.md (what --check compares); ``plots``: link the PNGs that ``render`` draws."""
-    return "\n".join(_lines(runs, None, plots)).rstrip() + "\n"
-
-
-def render(runs: list[dict], out: Path, plots: bool = True) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    draw = plots
-    if plots:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            draw = False
-    lines = _lines(runs, out if draw else None, plots)
-    if plots and not draw:
-        lines += ["", "_plots not rendered: matplotlib is not installed_"]
-    path = out / REPORT_NAME
-    path.write_text("\n".join(lines).rstrip() + "\n")
-    return path
-
-
-def _lines(runs: list[dict], out: Path | None, plots: bool) -> list[str]:
-    lines = ["# Higher-order derivative cost in PyTorch: benchmarks", ""]
-    lines += [
-        "Generated by `python -m spec bench-report` from "
-        + ", ".join(f"`{Path(r['path']).name}`" for r in runs)
-        + ". Every figure is **time of the method / time of the plain forward pass** of the same network at the same "
-        "points, measured in alternating blocks in the same run (so machine speed and load cancel): the mean over "
-        "the rounds, with the coefficient of variation (CV) of the per-round ratios in parentheses. Lower is "
-        "better; 1× would be the cost of the forward pass itself.",
-        "",
-    ]
-    lines += _legend(runs)
-    for run in runs:
-        devices = sorted({dev for (_c, dev) in run["rows"]})
-        for device in devices:
-            lines += _section(run, device, out, plots)
-        absent = sorted({dev for (_c, dev) in run["not_timed"]} - set(devices))
-        for device in absent:
-            why = next(r["reason"] for (_c, dev), r in sorted(run["not_timed"].items()) if dev == device)
-            lines += [f"_{run['label']}: nothing timed on {device} ({why})._", ""]
-    if len(runs) > 1:
-        lines += _across(runs)
-    return lines
-
-
-def _legend(runs: list[dict]) -> list[str]:
-    desc = runs[-1]["desc"]
-    lines = ["<details><summary>Workloads and methods</summary>", ""]
-    lines += [f"- **{w['name']}**: {w['description']}" for w in desc["workloads"]]
-    lines.append("")
-    lines += [f"- `{m['name']}`: {m['description']}" for m in desc["methods"]]
-    lines += ["", "</details>", ""]
-    return lines
+def _is_na(reason: dict | None) -> bool:
+    return reason is not None and reason.get("status") == "n/a"
 
 
 def _cpu(run: dict) -> str:
@@ -209,179 +147,118 @@ def _slug(run: dict, device: str) -> str:
     return f"torch{run['torch']}-{device}".replace("+", "_")
 
 
-def _section(run: dict, device: str, out: Path | None, plots: bool) -> list[str]:
-    v = _View(run)
-    orders, dims = v.p("derivative"), v.p("laplacian")
-    rows, reasons = _by(run, device), _reasons(run, device)
-    eager_rows = {k: r for k, r in rows.items() if k[2] in v.methods}
-    meta = run["meta"]
-    sizes = meta.get("sizes", {})
-    any_row = next(iter(rows.values()), {})
+def plot_names(run: dict, device: str) -> dict[str, str]:
+    """The PNG files of a section: the cost per order and the Laplacian's cost per dimension."""
+    return {"orders": f"orders-{_slug(run, device)}.png", "laplacian": f"laplacian-{_slug(run, device)}.png"}
+
+
+def _steadiness(rows: dict, meta: dict) -> dict[str, Any]:
+    """How steady the rounds were: the CVs, and how many ratios a comparison could decide on their own."""
     cvs = [r["ratio_cv"] for r in rows.values() if r.get("ratio_cv") is not None and not math.isnan(r["ratio_cv"])]
-    lines = [f"## {run['label']} on {device}", ""]
-    facts = [
-        f"Python {meta.get('python', '?')}",
-        _cpu(run),
-        f"{meta.get('threads', '?')} thread(s)",
-        f"clock: {any_row.get('clock', '?')}",
-        f"jet-for-pytorch {meta['jet']}" if meta.get("jet") else "jet-for-pytorch not installed",
-    ]
-    if run.get("datetime"):
-        facts.append(f"run {run['datetime'][:16].replace('T', ' ')}")
-    if meta.get("wall_s") is not None:
-        facts.append(f"whole run {meta['wall_s'] / 60:.1f} min")
-    lines += ["; ".join(facts) + ".", ""]
-    if sizes:
-        lines += [
-            f"Sizes: {sizes.get('points')} points, tanh MLP with hidden layers {sizes.get('hidden')}, "
-            f"{sizes.get('dtype')}; each result checked against {sizes.get('reference')} before it is timed. "
-            f"Peak memory: {any_row.get('memory_how', '?')}.",
-            "",
-        ]
-    if cvs:
-        over = sum(1 for c in cvs if c > 0.05)
-        lines += [
-            f"CV of the ratios: median {statistics.median(cvs):.1%}, max {max(cvs):.1%}; "
-            f"{over} of {len(cvs)} above 5 %.",
-            "",
-        ]
     spreads = [(r["spread"], len(r.get("ratios") or [])) for r in rows.values()
                if r.get("spread") is not None and not math.isnan(r["spread"])]
+    cv = None
+    if cvs:
+        cv = {"median": statistics.median(cvs), "max": max(cvs), "over": sum(1 for c in cvs if c > CV_STEADY),
+              "n": len(cvs), "steady": CV_STEADY}
+    precision = None
     if spreads:
-        target = (meta.get("timing") or {}).get("precision") or 0.05
+        target = (meta.get("timing") or {}).get("precision") or DEFAULT_PRECISION
         precisions = [gate_precision(sp, n, len(spreads)) for sp, n in spreads]
-        met = sum(1 for h in precisions if h <= target)
-        lines += [
-            f"Precision for `--compare`: against a run like this one, {met} of {len(precisions)} ratios have rounds "
-            f"steady enough for a per-ratio interval of ±{target:.0%} (at the per-ratio confidence that keeps a "
-            "whole comparison at 99 %), so that a real 20 % slowdown of that ratio alone shows as \"slower\" at the "
-            f"default 10 % threshold (median half-width {statistics.median(precisions):.1%}). That holds only if the "
-            "two runs do not differ beyond their rounds: `--compare` estimates that run-to-run noise and widens the "
-            "intervals by it (about 15 % between two runs on this VM, where no single ratio can show a 20 % "
-            "slowdown; the pooled verdicts per method and over all ratios catch larger, broader slowdowns).",
-            "",
-        ]
-    lines += _headline(eager_rows, v)
-    # growth per order
-    lines += ["### k-th derivative of u: R -> R: cost per order", ""]
-    head = "| method | " + " | ".join(f"k={k}" for k in orders) + " | growth per order (geomean) |"
-    lines += [head, "|---|" + "---:|" * (len(orders) + 1)]
-    growth_rows = []
+        precision = {"met": sum(1 for h in precisions if h <= target), "n": len(precisions), "target": target,
+                     "median": statistics.median(precisions), "run_noise": DEFAULT_RUN_NOISE}
+    return {"cv": cv, "precision": precision}
+
+
+def _headline(rows: dict, v: View) -> dict[str, Any] | None:
+    """Growth per order of the headline methods; the fastest and slowest Laplacian at the largest d."""
+    orders, dims = v.p("derivative"), v.p("laplacian")
+    parts = []
+    for m, label in v.headline:
+        ratios = [rows.get(("derivative", k, m)) for k in orders]
+        if ratios and all(ratios):
+            g = _geomean([x for x in _growth([r["ratio"] for r in ratios])[1:] if x])
+            parts.append({"label": label, "growth": g, "k": orders[-1], "ratio": ratios[-1]["ratio"]})
+    lap = sorted((r["ratio"], m) for (w, dd, m), r in rows.items() if dims and w == "laplacian" and dd == dims[-1])
+    laplacian = None
+    if lap:
+        laplacian = {"d": dims[-1], "fastest": [{"method": m, "ratio": x} for x, m in lap[:3]],
+                     "slowest": {"method": lap[-1][1], "ratio": lap[-1][0]}}
+    return {"parts": parts, "laplacian": laplacian} if parts or laplacian else None
+
+
+def _orders(rows: dict, reasons: dict, v: View) -> dict[str, Any]:
+    """The k-th derivative: each method's ratio per order and its growth per order."""
+    orders = v.p("derivative")
+    lines, growth_lines = [], []
     for m in v.methods:
         cells = [rows.get(("derivative", k, m)) for k in orders]
-        if not any(cells) and all(
-            reasons.get(("derivative", k, m), {}).get("status") == "n/a" for k in orders
-        ):
+        if not any(cells) and all(reasons.get(("derivative", k, m), {}).get("status") == "n/a" for k in orders):
             continue
         growth = _growth([c["ratio"] if c else None for c in cells])
         g = _geomean([x for x in growth if x is not None])
-        lines.append(
-            f"| `{m}` | "
-            + " | ".join(_cell(c, reasons.get(("derivative", k, m))) for c, k in zip(cells, orders, strict=True))
-            + f" | {'–' if math.isnan(g) else f'{g:.2f}×'} |"
-        )
+        lines.append({"method": m, "cells": [_cell(c, reasons.get(("derivative", k, m))) for c, k in zip(cells, orders, strict=True)],
+                      "growth": None if math.isnan(g) else g})
         if sum(1 for c in cells if c) > 1:
-            growth_rows.append((m, growth))
-    lines += ["", "Growth factor per order (ratio at k / ratio at k-1): nested autograd against Taylor mode.", ""]
-    lines += ["| method | " + " | ".join(f"{k - 1}→{k}" for k in orders[1:]) + " |", "|---|" + "---:|" * (len(orders) - 1)]
-    for m, growth in growth_rows:
-        lines.append(f"| `{m}` | " + " | ".join("–" if g is None else f"{g:.2f}" for g in growth[1:]) + " |")
-    lines.append("")
-    if plots:
-        name = f"orders-{_slug(run, device)}.png"
-        if out is not None:
-            _plot_orders(eager_rows, v, out / name, f"{run['label']}, {device}")
-        lines += [f"![cost vs derivative order]({name})", ""]
+            growth_lines.append({"method": m, "steps": growth[1:]})
+    return {"orders": orders, "lines": lines, "growth": growth_lines}
 
-    # laplacian
-    lines += ["### Laplacian of u: R^d -> R: methods side by side", ""]
-    lines += ["| method | " + " | ".join(f"d={d}" for d in dims) + " | peak MiB (d=" + "/".join(
-        map(str, dims)) + ") |", "|---|" + "---:|" * (len(dims) + 1)]
+
+def _laplacian(rows: dict, reasons: dict, v: View) -> dict[str, Any]:
+    dims = v.p("laplacian")
+    lines = []
     for m in v.methods:
         cells = [rows.get(("laplacian", d, m)) for d in dims]
-        rs = [reasons.get(("laplacian", d, m)) for d in dims]
-        if not any(cells) and all(r is not None and r.get("status") == "n/a" for r in rs):
-            lines.append(f"| `{m}` | " + " | ".join("n/a" for _ in dims) + " | – |")
-            continue
-        lines.append(
-            f"| `{m}` | " + " | ".join(_cell(c, r) for c, r in zip(cells, rs, strict=True)) + " | "
-            + " / ".join(_mib(c) for c in cells) + " |"
-        )
-    lines.append("")
-    if plots:
-        name = f"laplacian-{_slug(run, device)}.png"
-        if out is not None:
-            _plot_laplacian(eager_rows, v, out / name, f"{run['label']}, {device}")
-        lines += [f"![Laplacian cost vs dimension]({name})", ""]
-
-    # biharmonic and pinn step
-    lines += _single_table(rows, reasons, v, "biharmonic", "### Biharmonic operator of u: R^2 -> R")
-    lines += _pinn_table(rows, reasons, v)
-    lines += _compiled_table(rows, reasons, v)
-    lines += _memory_table(rows, v)
-    lines += _not_timed(run, device)
-    return lines
+        why = [reasons.get(("laplacian", d, m)) for d in dims]
+        if not any(cells) and all(_is_na(r) for r in why):
+            lines.append({"method": m, "cells": ["n/a" for _ in dims], "mib": "–"})
+        else:
+            lines.append({"method": m, "cells": [_cell(c, r) for c, r in zip(cells, why, strict=True)],
+                          "mib": " / ".join(_mib(c) for c in cells)})
+    return {"dims": dims, "lines": lines}
 
 
-def _growth(ratios: list[float | None]) -> list[float | None]:
-    out: list[float | None] = [None]
-    for a, b in zip(ratios[:-1], ratios[1:], strict=True):
-        out.append(b / a if a and b else None)
-    return out
+def _ranks(table: dict[str, dict | None], among: dict[str, dict | None]) -> dict[str, int]:
+    """Method -> rank by ratio, among the methods timed in both ``table`` and ``among``."""
+    ordered = sorted((r["ratio"], m) for m, r in table.items() if r and among.get(m))
+    return {m: i + 1 for i, (_, m) in enumerate(ordered)}
 
 
-def _single_table(rows, reasons, v: _View, workload: str, title: str) -> list[str]:
+def _single(rows: dict, reasons: dict, v: View, workload: str) -> dict[str, Any] | None:
+    """One workload at its first parameter: the methods side by side, ranked."""
     if not v.p(workload):
-        return []
+        return None
     p = v.p(workload)[0]
-    entries = []
-    for m in v.methods:
-        row, reason = rows.get((workload, p, m)), reasons.get((workload, p, m))
-        if row is None and reason is not None and reason.get("status") == "n/a":
-            continue
-        entries.append((m, row, reason))
-    ranked = sorted((r["ratio"], m) for m, r, _ in entries if r)
-    rank = {m: i + 1 for i, (_, m) in enumerate(ranked)}
-    lines = [title, "", "| method | ratio (CV) | rank | peak MiB |", "|---|---:|---:|---:|"]
-    for m, row, reason in entries:
-        lines.append(f"| `{m}` | {_cell(row, reason)} | {rank.get(m, '–')} | {_mib(row)} |")
-    return lines + [""]
+    entries = [(m, rows.get((workload, p, m)), reasons.get((workload, p, m))) for m in v.methods]
+    entries = [(m, row, reason) for m, row, reason in entries if not (row is None and _is_na(reason))]
+    timed = {m: row for m, row, _ in entries}
+    rank = _ranks(timed, timed)
+    return {"lines": [{"method": m, "cell": _cell(row, reason), "rank": rank.get(m, "–"), "mib": _mib(row)}
+                      for m, row, reason in entries]}
 
 
-def _pinn_table(rows, reasons, v: _View) -> list[str]:
+def _pinn(rows: dict, reasons: dict, v: View) -> dict[str, Any] | None:
+    """The PINN step beside the Laplacian alone at the same d: how the methods' ranks change."""
     if not v.p("pinn_step"):
-        return []
+        return None
     dim = v.p("pinn_step")[0]
     step = {m: rows.get(("pinn_step", dim, m)) for m in v.methods}
     lap = {m: rows.get(("laplacian", dim, m)) for m in v.methods}
-
-    def ranks(table):
-        ordered = sorted((r["ratio"], m) for m, r in table.items() if r and step.get(m))
-        return {m: i + 1 for i, (_, m) in enumerate(ordered)}
-
-    rs, rl = ranks(step), ranks(lap)
-    lines = [
-        f"### One PINN training step (Poisson, d = {dim}): the rank changes",
-        "",
-        f"Rank among the methods timed in both, for the whole step and for the Laplacian alone (d = {dim}).",
-        "",
-        "| method | step ratio (CV) | rank (step) | Laplacian alone (CV) | rank (Laplacian) | peak MiB (step) |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
+    rank_step, rank_lap = _ranks(step, step), _ranks(lap, step)
+    lines = []
     for m in v.methods:
         row, reason = step[m], reasons.get(("pinn_step", dim, m))
-        if row is None and reason is not None and reason.get("status") == "n/a":
+        if row is None and _is_na(reason):
             continue
-        lines.append(
-            f"| `{m}` | {_cell(row, reason)} | {rs.get(m, '–')} | {_cell(lap[m], reasons.get(('laplacian', dim, m)))} "
-            f"| {rl.get(m, '–')} | {_mib(row)} |"
-        )
-    return lines + [""]
+        lines.append({"method": m, "step": _cell(row, reason), "rank_step": rank_step.get(m, "–"),
+                      "laplacian": _cell(lap[m], reasons.get(("laplacian", dim, m))),
+                      "rank_laplacian": rank_lap.get(m, "–"), "mib": _mib(row)})
+    return {"d": dim, "lines": lines}
 
 
-def _compiled_table(rows, reasons, v: _View) -> list[str]:
+def _compiled(rows: dict, reasons: dict, v: View) -> list[dict[str, Any]]:
     """Compiled methods beside their eager method: steady-state ratios, and the compile (first call) apart."""
-    entries = []
+    lines = []
     for c in v.cases.values():
         spec = next((m for m in v.compiled if m["name"] == c["method"]), None)
         if spec is None:
@@ -391,159 +268,122 @@ def _compiled_table(rows, reasons, v: _View) -> list[str]:
         if row is None and (reason is None or reason.get("status") == "n/a"):
             continue
         eager = rows.get((c["workload"], int(c["param"]), spec["compiled_from"]))
-        entries.append((c, spec, row, reason, eager))
-    if not entries:
-        return []
-    lines = [
-        "### Compiled (torch.compile) beside eager: steady state, compile time apart",
-        "",
-        "The compiled ratio is the steady state (the first call, which compiles, is not in it); the compile is "
-        "that first call's wall time, C++ compiler included. Each compiled result is checked against the float64 "
-        "reference before it is timed.",
-        "",
-        "| case | eager ratio (CV) | compiled ratio (CV) | compiled / eager | compile s (first call) |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for c, spec, row, reason, eager in entries:
-        name = f"{c['workload']} {v.pnames.get(c['workload'], '')}={c['param']}: `{spec['compiled_from']}`"
+        line = {"workload": c["workload"], "pname": v.pnames.get(c["workload"], ""), "param": c["param"],
+                "method": spec["compiled_from"], "eager": _cell(eager)}
         if row is None:
             status, why = reason.get("status", "not timed"), reason.get("reason", "").replace("|", "/")
-            why = why if why.startswith(status) else f"{status}: {why}"
-            lines.append(f"| {name} | {_cell(eager)} | {why} | – | – |")
-            continue
-        speed = f"{row['ratio'] / eager['ratio']:.2f}" if eager else "–"
-        comp = row.get("compile_seconds")
-        lines.append(f"| {name} | {_cell(eager)} | {_cell(row)} | {speed} | "
-                     f"{'–' if comp is None else f'{comp:.1f}'} |")
-    return lines + [""]
+            line.update(compiled=why if why.startswith(status) else f"{status}: {why}", speed=None, compile=None)
+        else:
+            line.update(compiled=_cell(row), speed=row["ratio"] / eager["ratio"] if eager else None,
+                        compile=row.get("compile_seconds"))
+        lines.append(line)
+    return lines
 
 
-def _memory_table(rows, v: _View) -> list[str]:
+def _memory(rows: dict, v: View) -> dict[str, Any]:
     orders = v.p("derivative")
-    lines = [
-        "### Peak memory of the k-th derivative (MiB)",
-        "",
-        "| method | " + " | ".join(f"k={k}" for k in orders) + " |",
-        "|---|" + "---:|" * len(orders),
-    ]
+    lines = []
     for m in v.methods:
         cells = [rows.get(("derivative", k, m)) for k in orders]
         if any(cells):
-            lines.append(f"| `{m}` | " + " | ".join(_mib(c) for c in cells) + " |")
+            lines.append({"method": m, "cells": [_mib(c) for c in cells]})
     fwd = [r.get("forward_peak_bytes") for r in rows.values() if r.get("forward_peak_bytes") is not None]
-    if fwd:
-        lines += ["", f"The plain forward pass peaks at {max(fwd) / 2**20:.1f} MiB at most. RSS-based figures below "
-                  "about 1 MiB are at the resolution of the method (whole pages, allocator reuse)."]
-    return lines + [""]
+    return {"orders": orders, "lines": lines, "forward_mib": max(fwd) / 2**20 if fwd else None}
 
 
-def _not_timed(run: dict, device: str) -> list[str]:
-    items = [r for (c, dev), r in sorted(run["not_timed"].items()) if dev == device]
-    if not items:
-        return []
+def _not_timed(run: dict, device: str) -> list[dict[str, str]]:
+    """The cases not timed on ``device``, grouped by status and reason (failures first)."""
     cases = run["desc"]["cases"]
     grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for r in items:
+    for (_case, dev), r in sorted(run["not_timed"].items()):
+        if dev != device:
+            continue
         reason = r["reason"]
         if r["status"] == "n/a":  # the registry's wording at the time of the run
             reason = (cases.get(r["case"]) or {}).get("na") or reason
         grouped[(r["status"], reason.replace("|", "/"))].append(r["case"])
-    lines = ["### Not timed", "", "| status | reason | cases |", "|---|---|---|"]
-    for (status, reason), names in sorted(grouped.items(), key=lambda kv: (kv[0][0] != "failed", kv[0])):
-        lines.append(f"| {status} | {reason} | {', '.join(names)} |")
-    return lines + [""]
+    return [{"status": status, "reason": reason, "cases": ", ".join(names)}
+            for (status, reason), names in sorted(grouped.items(), key=lambda kv: (kv[0][0] != "failed", kv[0]))]
 
 
-def _headline(rows: dict, v: _View) -> list[str]:
-    """One paragraph: growth per order of the headline methods; the best Laplacian at the largest d."""
-    orders, dims = v.p("derivative"), v.p("laplacian")
-    parts = []
-    for m, label in v.headline:
-        ratios = [rows.get(("derivative", k, m)) for k in orders]
-        if ratios and all(ratios):
-            g = _geomean([x for x in _growth([r["ratio"] for r in ratios])[1:] if x])
-            parts.append(f"{label} grows {g:.2f}× per order (k = {orders[-1]}: {ratios[-1]['ratio']:.0f}× the forward pass)")
-    lines = []
-    if parts:
-        lines.append("**Headline.** k-th derivative: " + "; ".join(parts) + ".")
-    lap = sorted((r["ratio"], m) for (w, dd, m), r in rows.items() if dims and w == "laplacian" and dd == dims[-1])
-    if lap:
-        best = ", ".join(f"`{m}` {x:.0f}×" for x, m in lap[:3])
-        lines.append(f"Laplacian at d = {dims[-1]}, fastest first: {best}; slowest `{lap[-1][1]}` {lap[-1][0]:.0f}×.")
-    return [" ".join(lines), ""] if lines else []
+def section_model(run: dict, device: str, plots: bool) -> dict[str, Any]:
+    """One run on one device: the facts of the run, then every table."""
+    v = View(run)
+    rows, reasons = _by(run, device), _reasons(run, device)
+    eager_rows = {k: r for k, r in rows.items() if k[2] in v.methods}
+    meta = run["meta"]
+    any_row = next(iter(rows.values()), {})
+    sizes = meta.get("sizes", {})
+    return {
+        "label": run["label"],
+        "device": device,
+        "python": meta.get("python", "?"),
+        "cpu": _cpu(run),
+        "threads": meta.get("threads", "?"),
+        "clock": any_row.get("clock", "?"),
+        "jet": meta.get("jet"),
+        "when": run["datetime"][:16].replace("T", " ") if run.get("datetime") else None,
+        "wall_min": meta["wall_s"] / 60 if meta.get("wall_s") is not None else None,
+        "sizes": {k: sizes.get(k) for k in ("points", "hidden", "dtype", "reference")} if sizes else None,
+        "memory_how": any_row.get("memory_how", "?"),
+        **_steadiness(rows, meta),
+        "headline": _headline(eager_rows, v),
+        "derivative": _orders(rows, reasons, v),
+        "laplacian": _laplacian(rows, reasons, v),
+        "biharmonic": _single(rows, reasons, v, "biharmonic"),
+        "pinn": _pinn(rows, reasons, v),
+        "compiled": _compiled(rows, reasons, v),
+        "memory": _memory(rows, v),
+        "not_timed": _not_timed(run, device),
+        "plots": plot_names(run, device) if plots else None,
+    }
 
 
-def _across(runs: list[dict]) -> list[str]:
-    keys = sorted({k for r in runs for k in r["rows"]})
-    lines = ["## Across torch versions", "", "| case | device | " + " | ".join(r["label"] for r in runs) + " |",
-             "|---|---|" + "---:|" * len(runs)]
-    for key in keys:
-        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(_cell(r["rows"].get(key)) for r in runs) + " |")
-    return lines + [""]
+def report_model(runs: list[dict], plots: bool = True) -> dict[str, Any]:
+    """Everything report.md shows, as plain data: one section per run and device, then the runs side by side."""
+    out = []
+    for run in runs:
+        devices = sorted({dev for (_c, dev) in run["rows"]})
+        absent = []
+        for device in sorted({dev for (_c, dev) in run["not_timed"]} - set(devices)):
+            why = next(r["reason"] for (_c, dev), r in sorted(run["not_timed"].items()) if dev == device)
+            absent.append({"device": device, "why": why})
+        out.append({"label": run["label"], "sections": [section_model(run, d, plots) for d in devices],
+                    "absent": absent})
+    across = None
+    if len(runs) > 1:
+        keys = sorted({k for r in runs for k in r["rows"]})
+        across = {"labels": [r["label"] for r in runs],
+                  "lines": [{"case": case, "device": dev, "cells": [_cell(r["rows"].get((case, dev))) for r in runs]}
+                            for case, dev in keys]}
+    return {"files": [Path(r["path"]).name for r in runs], "legend": runs[-1]["desc"], "runs": out, "across": across}
 
 
-# ---- plots -----------------------------------------------------------------------------------
+def render_markdown(runs: list[dict], plots: bool = True, plots_missing: bool = False) -> str:
+    """The text of report.md (what --check compares); ``plots``: link the PNGs that ``render`` draws."""
+    model = report_model(runs, plots)
+    return tidy(_environment().get_template("bench-report.md.j2").render(m=model, plots_missing=plots_missing))
 
 
-def _figure():
-    import matplotlib
+def render(runs: list[dict], out: Path, plots: bool = True) -> Path:
+    """Write report.md into ``out``, and its plots when ``plots`` and matplotlib is installed."""
+    out.mkdir(parents=True, exist_ok=True)
+    draw = plots
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            draw = False
+    if draw:
+        from spec.bench.plots import plot_laplacian, plot_orders
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=80)
-    return plt, fig, ax
-
-
-def _bold(v: _View) -> set[str]:
-    return {m for m, _ in v.headline}
-
-
-def _plot_orders(rows, v: _View, path: Path, title: str) -> None:
-    plt, fig, ax = _figure()
-    series = defaultdict(list)
-    for (w, k, m), row in rows.items():
-        if w == "derivative":
-            series[m].append((k, row["ratio"]))
-    for m in v.methods:
-        pts = sorted(series.get(m, []))
-        if len(pts) < 2:
-            continue
-        style = {"linewidth": 2.5} if m in _bold(v) else {"linewidth": 1, "alpha": 0.8}
-        ax.plot([k for k, _ in pts], [r for _, r in pts], marker="o", label=m, **style)
-    for m in v.methods:  # single points (k = 2 only methods)
-        pts = series.get(m, [])
-        if len(pts) == 1:
-            ax.scatter([pts[0][0]], [pts[0][1]], marker="x", label=m)
-    ax.set_yscale("log")
-    ax.set_xticks(list(v.p("derivative")))
-    ax.set_xlabel("derivative order k")
-    ax.set_ylabel("time / forward time")
-    ax.set_title(f"k-th derivative of u: R->R, {title}", fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def _plot_laplacian(rows, v: _View, path: Path, title: str) -> None:
-    dims = v.p("laplacian")
-    plt, fig, ax = _figure()
-    for m in v.methods:
-        pts = sorted((d, r["ratio"]) for (w, d, mm), r in rows.items() if w == "laplacian" and mm == m)
-        if not pts:
-            continue
-        style = {"linewidth": 2.5} if m in _bold(v) else {"linewidth": 1, "alpha": 0.8}
-        ax.plot([d for d, _ in pts], [r for _, r in pts], marker="o", label=m, **style)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xticks(list(dims), [str(d) for d in dims])
-    ax.set_xlabel("input dimension d")
-    ax.set_ylabel("time / forward time")
-    ax.set_title(f"Laplacian of u: R^d->R, {title}", fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        for run in runs:
+            v = View(run)
+            for device in sorted({dev for (_c, dev) in run["rows"]}):
+                eager_rows = {k: r for k, r in _by(run, device).items() if k[2] in v.methods}
+                names, title = plot_names(run, device), f"{run['label']}, {device}"
+                plot_orders(eager_rows, v, out / names["orders"], title)
+                plot_laplacian(eager_rows, v, out / names["laplacian"], title)
+    path = out / REPORT_NAME
+    path.write_text(render_markdown(runs, plots, plots_missing=plots and not draw))
+    return path
