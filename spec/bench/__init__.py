@@ -13,20 +13,22 @@ by more than the threshold, or a method that was timed in OLD now disagrees with
 reference; exit 2 when the runs come from different machines):
 
     python -m spec bench-report --compare OLD.json NEW.json [--threshold 10%] [--confidence 0.99]
-        [--run-noise auto] [--any-machine] [--out compare.md]
+        [--run-noise auto] [--run-shift 0.067] [--any-machine] [--out compare.md]
 
 The input is what ``pytest tests/bench --benchmark-json PATH`` writes. Every figure is a
-ratio: method time / plain forward time measured in the same rounds. This module reads
+ratio: method time / plain forward time measured in the same rounds. This package reads
 everything it shows from the JSON (workload and method descriptions, sizes, orders, n/a
 reasons: the ``autograd_spec`` section, schema 2); it never imports the benchmarks or torch.
 
-The package: :mod:`spec.bench.cli` (the arguments), :mod:`spec.bench.load` (a JSON into a run),
-:mod:`spec.bench.stats` (the comparison and its statistics) and :mod:`spec.bench.render` (the report
-and the plots).
+The comparison exits 1 when a ratio, a method or the whole run is "slower", or a method timed in
+OLD now fails its correctness check; :mod:`spec.bench.stats` says how it decides, and
+``tests/meta/test_bench_report.py`` proves both sides on synthetic runs with and without
+run-to-run noise and on rounds resampled from the committed run.
 
-The run exits 1 when a ratio, a method or the whole run is "slower", or a method timed in OLD now
-fails its correctness check. ``tests/meta/test_bench_report.py`` proves both sides on synthetic
-runs with and without run-to-run noise and on rounds resampled from the committed run.
+The modules: :mod:`spec.bench.cli` (the arguments, and what each way of calling does),
+:mod:`spec.bench.load` (a JSON into a run; whether two runs compare), :mod:`spec.bench.stats` (the
+comparison), :mod:`spec.bench.render` (the report and the comparison as Markdown, through
+``spec/templates/bench-*.md.j2``) and :mod:`spec.bench.plots` (the report's PNGs).
 """
 
 from spec.bench.cli import configure, run

@@ -10,18 +10,17 @@ the rounds (only a common shift is assumed), is deterministic, and is robust to 
 process interrupted. With 4 rounds or fewer on a side no interval at 99 % exists: "not measurable".
 
 The rounds only see the noise inside one run. Two runs of one torch on one machine also differ by
-a bias per ratio (two runs on the 2-core Xeon VM: the log changes of the medians had a robust
-spread of 9.5 % and heavy tails, up to 45 %, where a round's spread has a median of 3.8 %). So the comparison estimates that run-to-run
-noise from the two runs themselves: tau = the smallest spread for which the 95th percentile of
-the log changes' distances from their median, each over sqrt(its rounds' variance + tau^2), is
-1.96 (``run_noise``); with fewer than
-20 ratios it is not estimated and ``DEFAULT_RUN_NOISE`` (the value measured here) stands in, or
-``--run-noise``. Each ratio's interval is widened to half-width sqrt(h^2 + (z tau)^2), h the
-rounds' half-width, at the per-ratio confidence 1 - (1 - c) / N (Bonferroni over the N ratios,
-so that two runs of one torch raise no alarm at c). The 95th percentile is robust to 5 % of ratios
-that really changed; a change of every ratio alike moves the median, not the spread, so it stays
-visible. The model is normal: with heavier tails (Student-t, 3 degrees of freedom) 3 of 30
-simulated pairs of one torch still called one ratio "slower"; the pooled verdicts raised none.
+a bias per ratio, with heavy tails, far beyond the spread of their rounds. So the comparison
+estimates that run-to-run noise from the two runs themselves: tau = the smallest spread for which
+the 95th percentile of the log changes' distances from their median, each over sqrt(its rounds'
+variance + tau^2), is 1.96 (``run_noise``); with fewer than ``MIN_RATIOS_FOR_RUN_NOISE`` ratios it
+is not estimated and ``DEFAULT_RUN_NOISE`` (measured) stands in, or ``--run-noise``. Each ratio's
+interval is widened to half-width sqrt(h^2 + (z tau)^2), h the rounds' half-width, at the per-ratio
+confidence 1 - (1 - c) / N (Bonferroni over the N ratios, so that two runs of one torch raise no
+alarm at c). The 95th percentile is robust to 5 % of ratios that really changed; a change of every
+ratio alike moves the median, not the spread, so it stays visible. The model is normal: with
+heavier tails a single ratio of one torch can still be called "slower"; the pooled verdicts are
+robust to them (``tests/meta/test_bench_report.py`` simulates both).
 
 Verdicts, for a threshold t (default 10 %) and confidence c (default 99 %):
 
@@ -30,10 +29,11 @@ Verdicts, for a threshold t (default 10 %) and confidence c (default 99 %):
 * per method (its ratios over all workloads: a torch change usually hits a method everywhere) and
   over all ratios: the inverse-variance weighted mean of the log changes, with the normal
   interval of that mean, judged the same way (Bonferroni over the methods). A whole run can also
-  shift: two pairs of runs of one torch differed by -2.0 % and +9.2 % over all ratios, which no
-  comparison can tell from torch's doing; the pooled intervals include such a shift
-  (``DEFAULT_RUN_SHIFT`` = 6.7 %, ``--run-shift``). So on this VM one ratio cannot show a 20 %
-  slowdown, and the pooled verdicts catch only large ones: see the README for the measured power.
+  shift, which no comparison can tell from torch's doing; the pooled intervals include such a
+  shift (``DEFAULT_RUN_SHIFT``, measured; ``--run-shift``).
+
+What this buys on a given machine (the run-to-run noise and shift measured there, and the
+slowdowns a comparison can then show) is the README's to say, in its benchmarks section.
 """
 
 from __future__ import annotations
