@@ -19,19 +19,18 @@ import argparse
 import importlib
 import sys
 
+from spec.errors import CommandError
+
 #: command -> (module, help). Each module provides ``configure(parser)`` and ``run(args) -> int``.
 COMMANDS = {
     "list": ("spec.cli_list", "print every claim: ID, section, statement"),
     "show": ("spec.cli_show", "every part of one claim: statement, sources, tests, explanation, mutants, changes, status"),
     "matrix": ("spec.matrix", "render the claims x torch versions x devices matrix (Markdown or HTML)"),
     "diff": ("spec.diff", "compare two runs; exit 1 when a claim that held in OLD fails in NEW"),
-    "docs": ("spec.docs", "generate the claim book from the claims and results"),
+    "docs": ("spec.book", "generate the claim book from the claims and results"),
     "merge": ("spec.merge", "merge per-cell results (CI artifacts) into the matrix and the claim book"),
     "bench-report": ("spec.bench", "render benchmark results; compare two torch versions"),
 }
-
-
-from spec.errors import CommandError  # noqa: E402  (re-exported: spec.__main__.CommandError)
 
 
 def _prog() -> str:

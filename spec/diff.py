@@ -281,7 +281,7 @@ def render_text(report: dict[str, Any]) -> str:
 
 
 def _md(text: str) -> str:
-    from spec.docs import md_code
+    from spec.render import md_code
 
     return md_code(text)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from spec.aggregate import ANY_DEVICE, CHANGED_MARK, STATUSES, Aggregate, runs_of
+from spec.render import environment, tidy
 from spec.results import load_many
 
 TITLE = "autograd-spec: claims across torch versions, devices and modes"
@@ -122,15 +123,11 @@ def model(agg: Aggregate, title: str) -> dict[str, Any]:
 
 
 def render_markdown(agg: Aggregate, title: str = TITLE) -> str:
-    from spec.docs import _environment, _tidy
-
-    return _tidy(_environment().get_template("matrix.md.j2").render(m=model(agg, title)))
+    return tidy(environment(STATUSES=STATUSES).get_template("matrix.md.j2").render(m=model(agg, title)))
 
 
 def render_html(agg: Aggregate, title: str = TITLE) -> str:
-    from spec.docs import _environment, _tidy
-
-    return _tidy(_environment().get_template("matrix.html.j2").render(m=model(agg, title)))
+    return tidy(environment(STATUSES=STATUSES).get_template("matrix.html.j2").render(m=model(agg, title)))
 
 
 def render(agg: Aggregate, suffix: str, title: str = TITLE) -> str:

@@ -30,7 +30,7 @@ def configure(parser) -> None:
 
 def merge(results_dir: str | Path, *, allow_partial: bool = False, title: str | None = None) -> dict[str, str]:
     """Relative path under OUT_DIR -> content, for the matrix and every file of the book."""
-    from spec import docs as docs_mod
+    from spec import book as book_mod
     from spec import matrix
     from spec.aggregate import Aggregate, load_mutants, runs_of
     from spec.results import is_partial
@@ -52,13 +52,13 @@ def merge(results_dir: str | Path, *, allow_partial: bool = False, title: str | 
     agg = Aggregate(runs_of(docs))
     title = title or matrix.TITLE
     out = {"matrix.md": matrix.render_markdown(agg, title), "matrix.html": matrix.render_html(agg, title)}
-    book = docs_mod.render(docs_mod.book_model(agg, docs_mod.load_explanations(), load_mutants()))
+    book = book_mod.render(book_mod.book_model(agg, book_mod.load_explanations(), load_mutants()))
     out.update({f"book/{name}": text for name, text in book.items()})
     return out
 
 
 def run(args) -> int:
-    from spec import docs as docs_mod
+    from spec import book as book_mod
 
     target = Path(args.output)
     if target.exists() and not target.is_dir():
@@ -68,7 +68,7 @@ def run(args) -> int:
     for name in ("matrix.md", "matrix.html"):
         (target / name).write_text(files[name], encoding="utf-8")
     book = {name.removeprefix("book/"): text for name, text in files.items() if name.startswith("book/")}
-    docs_mod.write_book(book, target / "book")
+    book_mod.write_book(book, target / "book")
     n = len(results_files(Path(args.results), recursive=True))
     print(f"merged {n} results files into {target}: matrix.md, matrix.html, book/ ({len(book)} files)")
     return 0

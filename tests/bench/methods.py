@@ -9,7 +9,7 @@ A compiled method's first call (the compile) is timed apart (``compile_seconds``
 method is still checked against the float64 reference before it is timed.
 
 ``describe()`` is what ``conftest.py`` writes into the benchmark JSON, so that the report
-(``spec/bench.py``) needs nothing from this package.
+(``spec/bench/``) needs nothing from this package.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ to a round, 2-3 %). Each case gets the rounds its time budget affords (``CASE_BU
 40, whatever the budget; a method slower than 0.5 s a call gets rounds of one call, and at least 5
 (the fewest for which a 99 % interval exists). The JSON records, per case, the
 robust spread of the rounds (``spread``), from which the report computes which cases can show a
-20 % slowdown (``spec.bench.gate_precision``).
+20 % slowdown (``spec.bench.stats.gate_precision``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ MAX_ROUNDS = 40
 CASE_BUDGET_S = 4.0
 #: the precision a case should reach: an interval of +-5 % (log scale) for a comparison of two runs like it, so
 #: that a real 20 % slowdown is "slower" at the default 10 % threshold with a margin. Recorded, not enforced: the
-#: report (``spec.bench.gate_precision``) counts the ratios that reach it.
+#: report (``spec.bench.stats.gate_precision``) counts the ratios that reach it.
 PRECISION = 0.05
 
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from spec import bench
 from spec.__main__ import main
+from spec.bench import stats as bench_stats
+from spec.bench.load import load
+from spec.bench.render import render_markdown
 from tests.bench import methods as bm
 from tests.bench import timing
 from tests.bench.timing import ratio_stats
@@ -112,8 +114,8 @@ def _noisy_pair(tmp_path, cv_of, slowdown: float = 1.0, seed: int = 5) -> tuple[
             write_run(tmp_path / "new.json", "2.15.0", rounds=new_r))
 
 
-def _verdicts(old: Path, new: Path, threshold: float = bench.DEFAULT_THRESHOLD) -> dict[str, int]:
-    result = bench.compare(bench.load(old), bench.load(new), threshold)
+def _verdicts(old: Path, new: Path, threshold: float = bench_stats.DEFAULT_THRESHOLD) -> dict[str, int]:
+    result = bench_stats.compare(load(old), load(new), threshold)
     counts = {"slower": 0, "ok": 0, "not measurable": 0}
     for c in result["changes"]:
         counts[c["status"]] += 1
@@ -132,13 +134,13 @@ def test_no_alarm_on_two_noisy_runs_of_one_torch(tmp_path, capsys, seed):
 
 
 def _committed_rounds() -> list[dict]:
-    """The per-round ratios and the gate precision (``bench.gate_precision``) of every ratio of the committed run."""
+    """The per-round ratios and the gate precision (``bench_stats.gate_precision``) of every ratio of the committed run."""
     out = []
     for path in COMMITTED:
         rows = [b["extra_info"] for b in json.loads(path.read_text())["benchmarks"]]
         for extra in rows:
             spread = extra.get("spread")
-            precision = math.inf if spread is None else bench.gate_precision(spread, len(extra["ratios"]), len(rows))
+            precision = math.inf if spread is None else bench_stats.gate_precision(spread, len(extra["ratios"]), len(rows))
             out.append({"ratios": extra["ratios"], "precision": precision})
     return out
 
@@ -164,7 +166,7 @@ def _resampled_pair(tmp_path, slowdown: float, seed: int) -> tuple[Path, Path, s
 @pytest.mark.parametrize("seed", [11, 12])
 def test_an_alarm_on_a_real_20_percent_slowdown_at_the_committed_noise(tmp_path, capsys, seed):
     old, new, precise = _resampled_pair(tmp_path, 1.2, seed)
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD)
     status = {c["case"]: c["status"] for c in result["changes"]}
     assert not [c for c, s in status.items() if s == "ok"]  # a real 20 % slowdown is never passed as ok
     assert len(precise) >= 0.4 * len(TIMED)  # the committed run is mostly precise enough (else re-run it quieter)
@@ -206,7 +208,7 @@ RUN_BIAS = 0.065
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_run_to_run_noise_is_estimated_and_raises_no_alarm(tmp_path, seed):
     old, new = _biased_pair(tmp_path, seed, lambda rng: rng.gauss(0, RUN_BIAS))
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD)
     assert result["run_noise"] == pytest.approx(RUN_BIAS * math.sqrt(2), rel=0.3)
     assert "estimated from the 120 ratios" in result["run_noise_how"]
     assert not result["regressions"] and not result["pooled_regressions"]
@@ -215,7 +217,7 @@ def test_run_to_run_noise_is_estimated_and_raises_no_alarm(tmp_path, seed):
 def test_without_the_run_to_run_noise_the_same_runs_would_raise_false_alarms(tmp_path):
     """The sensitivity of the proof above: the rounds alone (tau = 0) call ratios of one torch "slower"."""
     old, new = _biased_pair(tmp_path, 1, lambda rng: rng.gauss(0, RUN_BIAS))
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD, tau=0.0)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD, tau=0.0)
     assert len(result["regressions"]) >= 3
 
 
@@ -226,7 +228,7 @@ def test_heavy_tailed_run_to_run_noise_raises_no_pooled_alarm(tmp_path, seed):
         return RUN_BIAS / math.sqrt(3) * rng.gauss(0, 1) / math.sqrt(sum(rng.gauss(0, 1) ** 2 for _ in range(3)) / 3)
 
     old, new = _biased_pair(tmp_path, seed, t3)
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD)
     assert not result["pooled_regressions"]
     assert len(result["regressions"]) <= 1  # the normal model's limit: 3 of 30 seeds call one ratio "slower"
 
@@ -235,7 +237,7 @@ def test_heavy_tailed_run_to_run_noise_raises_no_pooled_alarm(tmp_path, seed):
 def test_a_method_60_percent_slower_everywhere_is_caught_by_its_pooled_ratios(tmp_path, capsys, seed):
     slowed = {c.id: 1.6 for c in TIMED if c.method == "func_jacrev"}
     old, new = _biased_pair(tmp_path, seed, lambda rng: rng.gauss(0, RUN_BIAS), slow=slowed)
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD)
     assert result["pooled_regressions"] == ["func_jacrev on cpu"]
     assert not [c for c in result["changes"] if c["case"] in slowed and c["status"] == "ok"]
     assert main(["bench-report", "--compare", str(old), str(new)]) == 1
@@ -244,13 +246,13 @@ def test_a_method_60_percent_slower_everywhere_is_caught_by_its_pooled_ratios(tm
 
 def test_one_ratio_20_percent_slower_under_run_to_run_noise_is_not_measurable_never_ok(tmp_path):
     old, new = _biased_pair(tmp_path, 11, lambda rng: rng.gauss(0, RUN_BIAS), slow={SLOWED: 1.2})
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD)
     assert next(c for c in result["changes"] if c["case"] == SLOWED)["status"] == "not measurable"
 
 
 def test_every_ratio_40_percent_slower_is_caught_over_all_ratios(tmp_path):
     old, new = _biased_pair(tmp_path, 12, lambda rng: rng.gauss(0, RUN_BIAS), slow={c.id: 1.4 for c in TIMED})
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD)
     assert "all ratios" in result["pooled_regressions"]
 
 
@@ -258,14 +260,14 @@ def test_every_ratio_40_percent_slower_is_caught_over_all_ratios(tmp_path):
 def test_a_whole_run_shifted_like_two_real_runs_raises_no_alarm(tmp_path, whole_run):
     """Two real runs of torch 2.15.0 differed by +9.2 % over all ratios; the pooled verdicts allow for such shifts."""
     old, new = _biased_pair(tmp_path, 14, lambda rng: rng.gauss(0, RUN_BIAS), slow={c.id: whole_run for c in TIMED})
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD)
     assert not result["regressions"] and not result["pooled_regressions"]
 
 
 def test_without_the_run_shift_a_shifted_run_of_one_torch_would_alarm(tmp_path):
     """The sensitivity of the proof above: with --run-shift 0 the same +15 % shift is "slower" over all ratios."""
     old, new = _biased_pair(tmp_path, 14, lambda rng: rng.gauss(0, RUN_BIAS), slow={c.id: 1.15 for c in TIMED})
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD, shift=0.0)
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD, shift=0.0)
     assert "all ratios" in result["pooled_regressions"]
 
 
@@ -275,8 +277,8 @@ def test_too_few_ratios_use_the_measured_default_and_say_so(tmp_path, capsys):
         doc = json.loads(path.read_text())
         doc["benchmarks"] = doc["benchmarks"][:10]
         path.write_text(json.dumps(doc))
-    result = bench.compare(bench.load(old), bench.load(new), bench.DEFAULT_THRESHOLD)
-    assert result["run_noise"] == bench.DEFAULT_RUN_NOISE and "not estimated (only 10 ratios" in result["run_noise_how"]
+    result = bench_stats.compare(load(old), load(new), bench_stats.DEFAULT_THRESHOLD)
+    assert result["run_noise"] == bench_stats.DEFAULT_RUN_NOISE and "not estimated (only 10 ratios" in result["run_noise_how"]
     assert main(["bench-report", "--compare", str(old), str(new), "--run-noise", "0.2"]) == 0
     assert "tau = 20.0% (given (--run-noise 0.2))" in capsys.readouterr().out
 
@@ -285,23 +287,23 @@ def test_too_few_ratios_use_the_measured_default_and_say_so(tmp_path, capsys):
 def test_a_ratio_with_a_cv_of_120_percent_is_not_measurable(slowdown):
     rng = random.Random(3)
     old, new = lognormal_rounds(rng, 8, 1.2, 5.0), lognormal_rounds(rng, 8, 1.2, 5.0 * slowdown)
-    point, low, high = bench.ratio_interval(old, new, bench.DEFAULT_CONFIDENCE)
-    assert low < 1 + bench.DEFAULT_THRESHOLD < high
-    assert bench.verdict(low, high, bench.DEFAULT_THRESHOLD) == "not measurable"
+    point, low, high = bench_stats.ratio_interval(old, new, bench_stats.DEFAULT_CONFIDENCE)
+    assert low < 1 + bench_stats.DEFAULT_THRESHOLD < high
+    assert bench_stats.verdict(low, high, bench_stats.DEFAULT_THRESHOLD) == "not measurable"
 
 
 def test_two_rounds_never_decide_at_99_percent():
-    point, low, high = bench.ratio_interval([1.0, 1.01], [3.0, 3.01], 0.99)
+    point, low, high = bench_stats.ratio_interval([1.0, 1.01], [3.0, 3.01], 0.99)
     assert (low, high) == (0.0, math.inf) and point == pytest.approx(3.0, rel=0.01)
 
 
 def test_the_interval_is_the_mann_whitney_one():
     # 5 and 5 rounds: P(U <= 2) = 4/252 <= 2.5 % < P(U <= 3) = 7/252, so the 95 % interval cuts 2 differences a side
-    assert bench._u_counts(5, 5)[:4] == (1, 1, 2, 3) and sum(bench._u_counts(5, 5)) == 252
-    assert bench._u_critical(5, 5, 0.95) == 3 and bench._u_critical(5, 5, 0.99) == 1
+    assert bench_stats._u_counts(5, 5)[:4] == (1, 1, 2, 3) and sum(bench_stats._u_counts(5, 5)) == 252
+    assert bench_stats._u_critical(5, 5, 0.95) == 3 and bench_stats._u_critical(5, 5, 0.99) == 1
     old, new = [1.0, 1.1, 1.2, 1.3, 1.4], [2.0, 2.1, 2.2, 2.3, 2.4]
     diffs = sorted(math.log(b) - math.log(a) for a in old for b in new)
-    _, low, high = bench.ratio_interval(old, new, 0.95)
+    _, low, high = bench_stats.ratio_interval(old, new, 0.95)
     assert (low, high) == (math.exp(diffs[2]), math.exp(diffs[-3]))
 
 
@@ -358,7 +360,11 @@ def test_bad_threshold_or_confidence_is_a_one_line_usage_error(tmp_path, capsys,
     assert err.startswith(f"python -m spec bench-report: error: {flag}") and "\n" not in err
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", '{"benchmarks": [{"name": "x", "extra_info": {}}]}'])
+SCHEMA_1 = json.dumps({"benchmarks": [{"name": "x", "extra_info": {
+    "case": "derivative-k1-nested_grad", "workload": "derivative", "param": 1, "method": "nested_grad", "ratio": 2.0}}]})
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"benchmarks": [{"name": "x", "extra_info": {}}]}', SCHEMA_1])
 def test_bad_input_is_a_one_line_error(tmp_path, capsys, content):
     bad = tmp_path / "bad.json"
     bad.write_text(content)
@@ -397,7 +403,7 @@ def test_the_report_reads_only_the_json(tmp_path):
     doc["autograd_spec"]["methods"][0]["description"] = "DESCRIBED IN THE JSON"
     doc["autograd_spec"]["workloads"][0]["params"] = [1, 2]
     path.write_text(json.dumps(doc))
-    text = bench.render_markdown([bench.load(path)], plots=False)
+    text = render_markdown([load(path)], plots=False)
     assert "- `nested_grad`: DESCRIBED IN THE JSON" in text
     assert "| method | k=1 | k=2 | growth per order (geomean) |" in text
 

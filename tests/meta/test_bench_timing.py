@@ -19,17 +19,17 @@ def test_spread_is_robust_to_one_interrupted_round():
 
 
 def test_the_gate_precision_formula_matches_the_mann_whitney_interval_on_simulated_runs():
-    """spec.bench.gate_precision (one ratio: 99 %) is the half-width of the rounds' 99 % interval for normal noise."""
-    from spec import bench
+    """spec.bench.stats.gate_precision (one ratio: 99 %) is the half-width of the rounds' 99 % interval for normal noise."""
+    from spec.bench import stats as bench_stats
 
     rng, s, n = random.Random(1), 0.05, 30
     widths = []
     for _ in range(40):
         old = [math.exp(rng.gauss(0, s)) for _ in range(n)]
         new = [math.exp(rng.gauss(0, s)) for _ in range(n)]
-        _, low, high = bench.ratio_interval(old, new, 0.99)
+        _, low, high = bench_stats.ratio_interval(old, new, 0.99)
         widths.append((math.log(high) - math.log(low)) / 2)
-    assert sum(widths) / len(widths) == pytest.approx(bench.gate_precision(s, n, ratios=1), rel=0.15)
+    assert sum(widths) / len(widths) == pytest.approx(bench_stats.gate_precision(s, n, ratios=1), rel=0.15)
 
 
 def test_a_fast_method_gets_short_blocks_many_to_a_round_and_the_most_rounds():
@@ -47,10 +47,10 @@ def test_a_medium_method_gets_what_the_budget_affords_and_never_fewer_than_eight
 
 @pytest.mark.parametrize("call_s", [0.6, 2.5, 30.0])
 def test_even_a_slow_method_gets_the_five_rounds_a_99_percent_interval_needs(call_s):
-    from spec import bench
+    from spec.bench import stats as bench_stats
 
     p = t.plan(call_s=call_s, forward_s=0.0003)
     assert p["group"] == 1 and p["rounds"] >= t.SLOW_ROUNDS == 5
-    assert bench._u_critical(p["rounds"], p["rounds"], 0.99) >= 1
-    assert bench._u_critical(4, 4, 0.99) == 0  # one fewer and no interval exists
+    assert bench_stats._u_critical(p["rounds"], p["rounds"], 0.99) >= 1
+    assert bench_stats._u_critical(4, 4, 0.99) == 0  # one fewer and no interval exists
     assert p["warmup"] == (0 if call_s > t.SLOW_CALL_S else 1)

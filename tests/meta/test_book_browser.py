@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from spec import docs
+from spec import book
 from spec.claims import registry
 from tests.meta.test_docs import BOOK, MATRIX_RESULTS, synthetic_results
 
@@ -73,7 +73,7 @@ def fresh_book(tmp_path_factory) -> Path:
     pytest.importorskip("jinja2", reason="the claim book needs jinja2")
     tmp = tmp_path_factory.mktemp("book")
     out = tmp / "book"
-    docs.write_book(docs.build_book(synthetic_results(tmp, failing=next(iter(registry())))), out)
+    book.write_book(book.build_book(synthetic_results(tmp, failing=next(iter(registry())))), out)
     return out / "index.html"
 
 

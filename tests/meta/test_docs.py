@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from spec import book, render
 from spec import claims as claims_module
-from spec import docs
 from spec.claims import SECTION_NAMES, Change, Claim, project_root, registry
 from spec.results import SCHEMA, SCHEMA_VERSION
 
@@ -101,7 +101,7 @@ def first_claim() -> str:
 
 
 def test_every_claim_has_an_explanation():
-    explanations = docs.load_explanations()
+    explanations = book.load_explanations()
     missing = [cid for cid in registry() if not explanations.get(cid, "").strip()]
     assert not missing, (
         f"claims without an explanation in spec/explanations/: {', '.join(missing)}; add a '## CLAIM-ID' section "
@@ -110,12 +110,12 @@ def test_every_claim_has_an_explanation():
 
 
 def test_every_explanation_names_a_claim():
-    unknown = sorted(set(docs.load_explanations()) - set(registry()))
+    unknown = sorted(set(book.load_explanations()) - set(registry()))
     assert not unknown, f"spec/explanations/ explains claims that no test states: {', '.join(unknown)}"
 
 
 def test_explanations_are_a_few_sentences_of_prose():
-    for cid, text in docs.load_explanations().items():
+    for cid, text in book.load_explanations().items():
         if cid not in registry():
             continue
         assert 80 <= len(text) <= 1500, f"{cid}: an explanation is a few sentences ({len(text)} characters)"
@@ -126,26 +126,33 @@ def test_explanations_are_a_few_sentences_of_prose():
 def test_explanations_file_rejects_a_duplicate(tmp_path):
     path = tmp_path / "e.md"
     path.write_text("## LEAF-001\n\none\n\n## LEAF-001\n\ntwo\n", encoding="utf-8")
-    with pytest.raises(docs.ExplanationError, match="LEAF-001 is explained twice"):
-        docs.load_explanations(path)
+    with pytest.raises(book.ExplanationError, match="LEAF-001 is explained twice"):
+        book.load_explanations(path)
 
 
 def test_inline_markdown_subset_becomes_safe_html():
-    out = docs.paragraphs_html("Use `a<b` and **bold**, *em*, [link](https://example.org).\n\nSecond <script>.")
+    out = render.paragraphs_html("Use `a<b` and **bold**, *em*, [link](https://example.org).\n\nSecond <script>.")
     assert out == (
         '<p>Use <code>a&lt;b</code> and <strong>bold</strong>, <em>em</em>, <a href="https://example.org">link</a>.</p>\n'
         "<p>Second &lt;script&gt;.</p>"
     )
 
 
+def test_explanations_are_commonmark():
+    """A maintained Markdown parser (markdown-it-py): products stay products, code inside bold stays code."""
+    assert render.paragraphs_html("3 * 4 = 12 and 0 * inf") == "<p>3 * 4 = 12 and 0 * inf</p>"
+    assert render.paragraphs_html("**see `x`**\nnext line") == "<p><strong>see <code>x</code></strong> next line</p>"
+    assert render.paragraphs_html('"quoted" & <b>') == '<p>"quoted" &amp; &lt;b&gt;</p>'
+
+
 def test_values_are_shown_in_python_notation_without_addresses():
-    assert docs.format_value(True) == "True"
-    assert docs.format_value(None) == "None"
-    assert docs.format_value("<MulBackward0 object at 0x7f00deadbeef>") == "<MulBackward0 object>"
-    assert docs.format_value({"tensor": [6.0], "dtype": "float32", "shape": [1]}) == "tensor [6.0] (shape [1])"
-    assert docs.format_value({"type": "RuntimeError", "message": "boom"}) == "RuntimeError: boom"
-    assert docs.format_value({"type": "RuntimeError", "message": "bo+m"}, expected=True) == "RuntimeError matching bo+m"
-    assert docs.ref_label("https://github.com/pytorch/pytorch/pull/92753") == "pytorch/pytorch#92753"
+    assert book.format_value(True) == "True"
+    assert book.format_value(None) == "None"
+    assert book.format_value("<MulBackward0 object at 0x7f00deadbeef>") == "<MulBackward0 object>"
+    assert book.format_value({"tensor": [6.0], "dtype": "float32", "shape": [1]}) == "tensor [6.0] (shape [1])"
+    assert book.format_value({"type": "RuntimeError", "message": "boom"}) == "RuntimeError: boom"
+    assert book.format_value({"type": "RuntimeError", "message": "bo+m"}, expected=True) == "RuntimeError matching bo+m"
+    assert render.ref_label("https://github.com/pytorch/pytorch/pull/92753") == "pytorch/pytorch#92753"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -157,16 +164,16 @@ def jinja():
 
 
 def test_book_lists_every_claim_with_all_its_parts(jinja, tmp_path):
-    files = docs.build_book(synthetic_results(tmp_path))
+    files = book.build_book(synthetic_results(tmp_path))
     index, page = files["README.md"], files["index.html"]
-    explanations = docs.load_explanations()
+    explanations = book.load_explanations()
     html_code = {html.unescape(b) for b in re.findall(r'<pre><code class="language-python">(.*?)</code></pre>', page, re.S)}
     for cid, c in registry().items():
-        section_file = f"sections/{docs.slug(c.section)}.md"
+        section_file = f"sections/{render.slug(c.section)}.md"
         md = files[section_file]
         assert f"]({section_file}#{cid})" in index, f"{cid}: not linked from the index"
         assert f'<a id="{cid}"></a>\n\n## {cid}\n' in md, f"{cid}: no anchor named after the ID"
-        assert f"> {docs.md_text(c.statement)}" in md
+        assert f"> {render.md_text(c.statement)}" in md
         assert f"**Section:** {c.section} ({c.part})" in md
         if explanations.get(cid):
             assert explanations[cid].split("\n")[0] in md, f"{cid}: explanation missing"
@@ -179,18 +186,18 @@ def test_book_lists_every_claim_with_all_its_parts(jinja, tmp_path):
         assert f'<p class="statement">{c.statement}</p>' in html.unescape(page)
     for name in SECTION_NAMES:
         if any(c.section == name for c in registry().values()):
-            assert f"sections/{docs.slug(name)}.md" in files
+            assert f"sections/{render.slug(name)}.md" in files
 
 
 def test_a_failure_shows_where_and_why(jinja, tmp_path):
     cid = first_claim()
-    files = docs.build_book(synthetic_results(tmp_path, failing=cid))
-    md = files[f"sections/{docs.slug(registry()[cid].section)}.md"]
+    files = book.build_book(synthetic_results(tmp_path, failing=cid))
+    md = files[f"sections/{render.slug(registry()[cid].section)}.md"]
     assert "**Status:** ❌ fails" in md.split(f"## {cid}\n", 1)[1]
     assert "| 2.0.1 (cpu) | ❌ fail 1/1 |" in md
     assert f"- ❌ fails: ClaimCheckFailed: {cid} flag: expected True, observed False (cpu eager on torch 2.0.1)" in md
     assert "❌ observed `False`, expected `True` (1 test; torch 2.0.1)" in md
-    assert f'id="{cid}" data-id="{cid}" data-section="{docs.slug(registry()[cid].section)}" data-status="fail"' in files["index.html"]
+    assert f'id="{cid}" data-id="{cid}" data-section="{render.slug(registry()[cid].section)}" data-status="fail"' in files["index.html"]
 
 
 def test_version_gated_changes_are_shown_with_their_reference(jinja, tmp_path):
@@ -207,7 +214,7 @@ def test_version_gated_changes_are_shown_with_their_reference(jinja, tmp_path):
     r_new["expectations"] = [{"key": "DEMO-001/message", "branch": ">=2.4", "expected": "new text"}]
     for release, r in (("2.0.1", r_old), ("2.13.0", r_new)):
         (tmp_path / f"{release}.json").write_text(json.dumps(results_doc(release, [r])), encoding="utf-8")
-    files = docs.build_book([tmp_path], registry={"DEMO-001": demo}, explanations={"DEMO-001": "Because."}, mutants=None)
+    files = book.build_book([tmp_path], registry={"DEMO-001": demo}, explanations={"DEMO-001": "Because."}, mutants=None)
     md = files["sections/leaf-tensors.md"]
     assert (
         "- `message` changed between torch 2.3.1 and 2.4.1 ([pytorch/pytorch#1](https://github.com/pytorch/pytorch/pull/1)):"
@@ -233,7 +240,7 @@ def demo(cid: str = "DEMO-001", kind: str = "rule") -> Claim:
 def demo_book(tmp_path: Path, runs: dict[str, list[dict]], claims: list[Claim], mutants=None) -> dict[str, str]:
     for release, rows in runs.items():
         (tmp_path / f"{release}.json").write_text(json.dumps(results_doc(release, rows)), encoding="utf-8")
-    return docs.build_book([tmp_path], registry={c.id: c for c in claims}, explanations={c.id: "Because." for c in claims},
+    return book.build_book([tmp_path], registry={c.id: c for c in claims}, explanations={c.id: "Because." for c in claims},
                            mutants=mutants)
 
 
@@ -246,7 +253,7 @@ def test_n_a_is_shown_as_n_a_with_its_reason_never_as_pass(jinja, tmp_path):
     md = files["sections/leaf-tensors.md"]
     one, two = md.split("## DEMO-002\n")
     assert "| 2.0.1 (cpu) | ➖ n/a |\n| 2.1.2 (cpu) | ✅ pass 1/1 |" in one
-    assert f"- ➖ n/a: {docs.md_text(why)} (cpu eager on torch 2.0.1)" in one
+    assert f"- ➖ n/a: {render.md_text(why)} (cpu eager on torch 2.0.1)" in one
     assert "**Status:** ➖ n/a" in two and "✅" not in two.split("### Observed")[0]
     assert "| [DEMO-002](sections/leaf-tensors.md#DEMO-002) | A demo claim DEMO-002. | ➖ n/a |" in files["README.md"]
     page = files["index.html"]
@@ -320,7 +327,7 @@ def test_claims_without_results_are_marked_not_run(jinja, tmp_path):
     cid = first_claim()
     path = tmp_path / "one.json"
     path.write_text(json.dumps(results_doc("2.13.0", [row(cid, "cpu", "passed")])), encoding="utf-8")
-    files = docs.build_book([path])
+    files = book.build_book([path])
     others = [c for c in registry() if c != cid]
     if others:
         assert f'id="{others[0]}" data-id="{others[0]}"' in files["index.html"]
@@ -329,8 +336,8 @@ def test_claims_without_results_are_marked_not_run(jinja, tmp_path):
 
 def test_output_is_deterministic(jinja, tmp_path):
     paths = synthetic_results(tmp_path, failing=first_claim())
-    a = docs.build_book(paths)
-    b = docs.build_book(list(reversed(paths)))
+    a = book.build_book(paths)
+    b = book.build_book(list(reversed(paths)))
     assert a == b
     text = "".join(a.values())
     assert "2026-01-02T03:04:05+00:00" in text  # the results' own timestamps only
@@ -338,7 +345,7 @@ def test_output_is_deterministic(jinja, tmp_path):
 
 
 def test_html_book_is_self_contained_and_mobile_ready(jinja, tmp_path):
-    page = docs.build_book(synthetic_results(tmp_path))["index.html"]
+    page = book.build_book(synthetic_results(tmp_path))["index.html"]
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert not re.search(r"<(script|img|iframe)[^>]+src=", page), "no external scripts or images"
     assert not re.search(r"<link[^>]+rel=.?stylesheet", page), "no external stylesheets"
@@ -405,8 +412,8 @@ def test_committed_book_is_current(jinja):
     """CI fails when docs/book differs from a fresh rendering of the committed full-matrix results."""
     if not sorted(MATRIX_RESULTS.glob("*.json")):
         pytest.skip(f"no committed full-matrix results in {MATRIX_RESULTS.relative_to(ROOT)} to render the book from")
-    files = docs.build_book([MATRIX_RESULTS])
-    stale = docs.stale_files(files, BOOK)
+    files = book.build_book([MATRIX_RESULTS])
+    stale = book.stale_files(files, BOOK)
     assert not stale, (
         "docs/book is stale; regenerate it with: python -m spec docs docs/matrix/results -o docs/book\n  " + "\n  ".join(stale)
     )

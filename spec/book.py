@@ -1,7 +1,7 @@
 """The claim book: every claim with its explanation, its test code and its status.
 
-``python -m spec docs RESULTS... -o DIR`` renders, from the claim registry, the
-explanations in ``spec/explanations/`` and one or more results files:
+The module behind the ``docs`` command: ``python -m spec docs RESULTS... -o DIR`` renders, from the
+claim registry, the explanations in ``spec/explanations/`` and one or more results files:
 
 - ``DIR/README.md``: the index, grouped by part and section, with each claim's status;
 - ``DIR/sections/<section>.md``: one page per section, one ``<a id="CLAIM-ID">`` per claim;
@@ -15,8 +15,6 @@ stale files when they differ.
 
 from __future__ import annotations
 
-import html
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -35,9 +33,10 @@ from spec.aggregate import (
     version_key,
 )
 from spec.claims import PART_OF, SECTION_NAMES, Claim
+from spec.errors import CommandError
+from spec.render import environment, md_fence, paragraphs_html, ref_label, slug, tidy
 from spec.results import load_many
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 EXPLANATIONS = Path(__file__).resolve().parent / "explanations"
 HAZARDS_PAGE = "hazards.md"
 
@@ -73,74 +72,6 @@ def load_explanations(path: Path | None = None) -> dict[str, str]:
                 raise ExplanationError(f"{file.name}: {claim_id} is explained twice")
             out[claim_id] = "\n".join(lines).strip()
     return out
-
-
-# --------------------------------------------------------------------------- small formatting helpers
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def md_code(text: str) -> str:
-    """Inline Markdown code for any text (backticks and pipes included)."""
-    text = " ".join(str(text).split())
-    fence = "`"
-    while fence in text:
-        fence += "`"
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
-
-
-def md_text(text: str) -> str:
-    """Plain text that Markdown shows as written: ``a*a*a`` stays three a's, not an emphasis."""
-    text = " ".join(str(text).split()).replace("\\", "\\\\")
-    text = re.sub(r"([*`<\[\]|])", r"\\\1", text)
-    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
-
-
-def md_fence(code: str, lang: str = "python") -> str:
-    fence = "```"
-    while fence in code:
-        fence += "`"
-    return f"{fence}{lang}\n{code}\n{fence}"
-
-
-_INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\*([^*]+)\*|\[([^\]]+)\]\(([^)\s]+)\)")
-
-
-def inline_html(text: str) -> str:
-    """The small Markdown subset used in explanations: `code`, **bold**, *em*, [links](url)."""
-    out = []
-    pos = 0
-    for m in _INLINE.finditer(text):
-        out.append(html.escape(text[pos : m.start()], quote=False))
-        code, bold, em, label, url = m.groups()
-        if code is not None:
-            out.append(f"<code>{html.escape(code, quote=False)}</code>")
-        elif bold is not None:
-            out.append(f"<strong>{html.escape(bold, quote=False)}</strong>")
-        elif em is not None:
-            out.append(f"<em>{html.escape(em, quote=False)}</em>")
-        else:
-            out.append(f'<a href="{html.escape(url)}">{html.escape(label, quote=False)}</a>')
-        pos = m.end()
-    out.append(html.escape(text[pos:], quote=False))
-    return "".join(out)
-
-
-def paragraphs_html(text: str) -> str:
-    paras = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return "\n".join(f"<p>{inline_html(p)}</p>" for p in paras)
-
-
-_GITHUB_REF = re.compile(r"^https?://github\.com/([\w.-]+/[\w.-]+)/(?:pull|issues)/(\d+)/?$")
-
-
-def ref_label(ref: str) -> str:
-    """``https://github.com/pytorch/pytorch/pull/92753`` -> ``pytorch/pytorch#92753``."""
-    m = _GITHUB_REF.match(ref or "")
-    return f"{m.group(1)}#{m.group(2)}" if m else ref
 
 
 # --------------------------------------------------------------------------- the model
@@ -329,26 +260,9 @@ def build_model(
 # --------------------------------------------------------------------------- rendering
 
 
-def _environment():
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["md_code"] = md_code
-    env.filters["md_text"] = md_text
-    env.globals["STATUSES"] = STATUSES
-    return env
-
-
 def render(model: dict[str, Any]) -> dict[str, str]:
     """Relative path -> file content, for every file of the book."""
-    env = _environment()
+    env = environment(STATUSES=STATUSES)
     files = {
         "README.md": env.get_template("index.md.j2").render(book=model),
         "index.html": env.get_template("book.html.j2").render(book=model),
@@ -359,13 +273,7 @@ def render(model: dict[str, Any]) -> dict[str, str]:
         prev = model["sections"][i - 1] if i else None
         nxt = model["sections"][i + 1] if i + 1 < len(model["sections"]) else None
         files[f"sections/{section['slug']}.md"] = section_tpl.render(book=model, section=section, prev=prev, next=nxt)
-    return {k: _tidy(v) for k, v in sorted(files.items())}
-
-
-def _tidy(text: str) -> str:
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.rstrip("\n") + "\n"
+    return {k: tidy(v) for k, v in sorted(files.items())}
 
 
 def build_book(
@@ -439,7 +347,6 @@ def configure(parser) -> None:
 def run(args) -> int:
     import sys
 
-    from spec.__main__ import CommandError
     from spec.claims import registry as default_registry
 
     out = Path(args.output)
