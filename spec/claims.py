@@ -24,6 +24,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from spec.render import slug
+
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z][A-Z0-9]*)*-\d{3}$")
 
 #: Sections in reading order: the article's Part 1, the Part 2 it promises, and beyond.
@@ -63,14 +65,10 @@ SECTION_NAMES = tuple(name for name, _ in SECTIONS)
 PART_OF = dict(SECTIONS)
 
 
-def slug(text: str) -> str:
-    """A section's slug: ``"Leaf tensors"`` -> ``leaf-tensors``; it names every artefact of the section."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 @dataclasses.dataclass(frozen=True)
 class SectionFiles:
-    """Where the parts of a section's claims live, each named by the section's slug (paths from the project root).
+    """Where the parts of a section's claims live, each named by the section's slug (:func:`spec.render.slug`), as
+    paths from the project root.
 
     The claims' tests, their explanations and the claim book page install with the package; the mutants that
     prove each claim can fail live in the repository's ``tests/meta/mutants`` (see ``spec/data/mutants.json``).

@@ -39,7 +39,7 @@ def default_results() -> list[Path]:
 def gather(claim: Claim, results: list[Path]) -> dict[str, Any]:
     """The parts of one claim, as one JSON-ready dict (the text output renders it)."""
     from spec.aggregate import Aggregate, load_mutants, runs_of
-    from spec.docs import load_explanations
+    from spec.book import load_explanations
     from spec.results import load_many
 
     root = project_root()

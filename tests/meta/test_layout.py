@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from spec.book import load_explanations
 from spec.claims import SECTION_NAMES, SectionFiles, project_root, registry
-from spec.docs import load_explanations
 from tests.meta import mutation
 
 ROOT = project_root()
