@@ -161,7 +161,9 @@ class Check:
         __tracebackhide__ = True
         if observable is None and self.observations:
             observable = self.observations[-1]["name"]
-        raise ClaimCheckFailed(f"{message}\n  {self._context()}", observable)
+        # ``from None``: raised while an exception is handled (the one a call raised, or the one a
+        # ``raises`` block caught), the failure is the one traceback to show, not a second one.
+        raise ClaimCheckFailed(f"{message}\n  {self._context()}", observable) from None
 
     # ----------------------------------------------------------------- what a call did
     def works(self, name: str, fn: Callable[[], Any]) -> Any:
@@ -326,7 +328,7 @@ class Check:
 
         ``exact=True`` (the default) demands bit-equal values: use it where the
         arithmetic is exact in the dtype (3*3 = 9, 6a at 3 = 18).  ``exact=False``
-        uses the stated per-dtype tolerance of :mod:`spec.dtypes`.  ``dtype``,
+        uses the stated per-dtype tolerance of :mod:`spec.precision`.  ``dtype``,
         ``device`` and ``shape``, when given, are checked too.
         """
         __tracebackhide__ = True
@@ -364,7 +366,7 @@ class Check:
         self._record(name, observed, expected, True, tolerance="exact" if exact else tol)
 
     def close(self, name: str, observed: Any, expected: Any, **kwargs: Any) -> None:
-        """Compare with the dtype's stated tolerance (see :data:`spec.dtypes.TOLERANCES`)."""
+        """Compare with the dtype's stated tolerance (see :data:`spec.precision.TOLERANCES`)."""
         __tracebackhide__ = True
         self.tensor(name, observed, expected, exact=False, **kwargs)
 

@@ -149,6 +149,29 @@ class TestCheck:
             with check.no_warning("w", UserWarning):
                 warnings.warn("oops", UserWarning, stacklevel=2)
 
+    def test_a_failed_check_shows_one_traceback(self):
+        """A check that fails while an exception is handled (a call that raised, a ``raises`` block that caught
+        the wrong exception) raises ClaimCheckFailed without chaining: pytest shows one traceback, not two."""
+        import traceback
+
+        check, _ = self.make()
+
+        def boom():
+            raise ValueError("boom")
+
+        failures = []
+        with pytest.raises(ClaimCheckFailed) as info:
+            check.works("f()", boom)
+        failures.append(info.value)
+        with pytest.raises(ClaimCheckFailed) as info:
+            with check.raises("e", RuntimeError, "boom"):
+                boom()
+        failures.append(info.value)
+        for exc in failures:
+            assert exc.__cause__ is None and exc.__suppress_context__
+            text = "".join(traceback.format_exception(exc))
+            assert "During handling of the above exception" not in text and text.count("Traceback") == 1
+
     def test_versioned_expectation_is_recorded(self):
         check, _ = self.make()
         v = by_version("DEMO-001/message", {"<2.0": "never", ">=2.0": "boom"}, ref="https://example.org/1")
