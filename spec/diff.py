@@ -59,11 +59,14 @@ def test_key(nodeid: str) -> str:
 def _worst(rows: list[Row]) -> dict[str, Row]:
     """Rows by test; a test seen in two runs of one side keeps its worst outcome."""
     out: dict[str, Row] = {}
-    rank = {s: i for i, s in enumerate(("fail", "fixed", "pass", "n/a", "skip", "not run"))}
+
+    def severity(row: Row) -> int:
+        return STATUSES[status_of([row.outcome])].severity
+
     for r in rows:
         key = test_key(r.nodeid)
         old = out.get(key)
-        if old is None or rank[status_of([r.outcome])] < rank[status_of([old.outcome])]:
+        if old is None or severity(r) < severity(old):
             out[key] = r
     return out
 

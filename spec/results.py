@@ -17,16 +17,11 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from spec.outcomes import UNVERIFIED
+
 SCHEMA = "autograd-spec/results"
 SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / f"results-v{SCHEMA_VERSION}.json"
-OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed", "n/a", "fixed")
-#: Test outcomes under which a claim holds, and under which it is broken.
-HELD = frozenset({"passed", "xfailed"})
-BROKEN = frozenset({"failed", "error", "xpassed"})
-#: A hazard whose wrong value is gone (welcome, not a regression), and outcomes that verified nothing.
-FIXED = frozenset({"fixed"})
-UNVERIFIED = frozenset({"skipped", "n/a"})
 
 
 class ResultsError(ValueError):
@@ -373,16 +368,3 @@ def load_many(paths: list[str | os.PathLike], recursive: bool = False) -> list[d
         raise ResultsError("no results files given")
     return docs
 
-
-def outcome_counts(rows: list[dict[str, Any]]) -> tuple[int, int, int]:
-    """How many of the rows held, broke, and neither (skipped, n/a, hazard fixed)."""
-    held = sum(r["outcome"] in HELD for r in rows)
-    broken = sum(r["outcome"] in BROKEN for r in rows)
-    return held, broken, len(rows) - held - broken
-
-
-def claim_outcome(rows: list[dict[str, Any]]) -> str:
-    """One claim's status over its test rows (see :func:`spec.aggregate.status_of`, the one definition)."""
-    from spec.aggregate import status_of
-
-    return status_of(r["outcome"] for r in rows)

@@ -53,6 +53,35 @@ def test_every_status_has_one_word_label_and_symbols():
         assert module.STATUSES is STATUSES
 
 
+def test_the_outcome_vocabulary_is_defined_once():
+    """Outcome names, their groups and the status order live in spec.outcomes; every other module imports them
+    (no collection literal elsewhere spells two outcomes or statuses), and the schema's enum lists the same."""
+    import ast
+    from pathlib import Path
+
+    from spec import aggregate, diff, docs, matrix, outcomes, plugin, report, results
+    from tests.meta import proof
+
+    root = Path(outcomes.__file__).resolve().parents[1]
+    names = set(outcomes.OUTCOMES) | set(outcomes.STATUSES)
+    files = [p for p in sorted((root / "spec").rglob("*.py")) if p.name != "outcomes.py"] + [root / "tests/meta/proof.py"]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                words = {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)} & names
+                assert len(words) < 2, f"{path.relative_to(root)}:{node.lineno} spells {sorted(words)}: use spec.outcomes"
+    assert not hasattr(aggregate, "SEVERITY") and not hasattr(results, "claim_outcome")
+    for module in (aggregate, diff, docs, matrix, report):
+        assert getattr(module, "STATUSES", outcomes.STATUSES) is outcomes.STATUSES
+    assert proof.VERIFIED is outcomes.VERIFIED and proof.NOT_HELD is outcomes.NOT_HELD
+    assert plugin.UNVERIFIED is results.UNVERIFIED is outcomes.UNVERIFIED
+    schema = json.loads(results.SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert set(schema["$defs"]["row"]["properties"]["outcome"]["enum"]) == set(outcomes.OUTCOMES)
+    groups = (outcomes.HELD, outcomes.BROKEN, outcomes.FIXED, outcomes.NOT_APPLICABLE, outcomes.SKIPPED)
+    assert sorted(o for g in groups for o in g) == sorted(outcomes.OUTCOMES)  # every outcome in exactly one group
+    assert [s.key for s in outcomes.BY_SEVERITY] == ["fail", "fixed", "pass", "n/a", "skip", "not run"]
+
+
 def test_first_line_and_version_order():
     assert first_line("\n  boom \nmore") == "boom" and first_line(None) == ""
     assert sorted(["2.9.1", "2.10.0", "2.1.2", "nightly"], key=version_key) == ["2.1.2", "2.9.1", "2.10.0", "nightly"]

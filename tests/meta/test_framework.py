@@ -207,13 +207,20 @@ class TestClaimReport:
         assert ": hazard fixed in torch 2.15.0: x is now 1.0" in text
         assert lines[-1] == "claims: 1 hold, 1 fail, 1 hazard(s) fixed, 1 n/a everywhere, 1 skipped everywhere (5 claims, 5 tests)"
 
-    def test_claim_outcome_is_the_one_status_definition(self):
-        from spec.aggregate import status_of
-        from spec.results import claim_outcome
+    def test_the_report_renders_the_runs_aggregate(self):
+        """The report's statuses and counts are those of the Aggregate of the run (the one status definition)."""
+        from spec.aggregate import STATUSES, status_of
+        from spec.report import claim_report_lines, run_aggregate
 
-        for row in self.rows():
-            assert claim_outcome([row]) == status_of([row["outcome"]])
-        assert claim_outcome([{"outcome": "n/a"}]) == "n/a"  # never "pass"
+        rows = self.rows()
+        agg = run_aggregate(rows, registry())
+        lines = claim_report_lines(rows, registry())
+        for row in rows:
+            status = agg.status(row["claim"])
+            assert status == status_of([row["outcome"]])
+            assert any(line.startswith(f"{STATUSES[status].word} {row['claim']} ") for line in lines)
+        assert agg.status("LEAF-002") == "n/a"  # never "pass"
+        assert agg.counts(agg.rows_of) == {"pass": 1, "fail": 1, "fixed": 1, "n/a": 1, "skip": 1, "not run": 0}
 
 
 def test_mode_all_is_recognised_however_it_is_spaced():
