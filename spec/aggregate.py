@@ -12,9 +12,9 @@ Every reader of results (the claim report at the end of a run, ``spec matrix``, 
   welcome, not a failure), ``n/a`` (the feature does not exist in that torch; never a pass),
   ``skip`` and ``not run``.  Outcomes, their groups, and the statuses with their words, symbols
   and order are defined once, in :mod:`spec.outcomes`; rows are counted once, by :class:`Tally`;
-- a **change** is a recorded behaviour change, from the registry's ``by_version`` data: it
-  happened at the recorded versions :meth:`spec.versions.Versioned.changed_in` names, and
-  nowhere else.
+- a **change** is a recorded behaviour change, the registry's :class:`spec.versions.Versioned`
+  (a ``by_version`` declaration): it happened at the recorded versions its ``changed_in``
+  names, and nowhere else.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier
 from packaging.version import InvalidVersion, Version
 
 from spec.outcomes import BROKEN, FIXED, HELD, STATUSES, UNVERIFIED, VERIFIED, Status, status_of
 from spec.results import ResultsError, is_partial
+from spec.versions import Versioned
 
 ANY_DEVICE = "any device"
 CHANGED_MARK = "🔄"
@@ -332,56 +332,6 @@ class ClaimInfo:
         return self.kind == "hazard"
 
 
-@dataclasses.dataclass
-class Change:
-    """A recorded behaviour change (a ``by_version`` expectation of the registry)."""
-
-    claim: str
-    key: str
-    values: dict[str, Any]
-    ref: str
-    changed_in: list[str]  # recorded versions whose value differs from the previous recorded version
-    error: str | None = None
-
-    @property
-    def observable(self) -> str:
-        return self.key.split("/", 1)[1] if "/" in self.key else self.key
-
-    @property
-    def between(self) -> list[str]:
-        """``["2.3.1 and 2.4.1"]``: the recorded versions on either side of each change."""
-        from spec.versions import RECORDED_VERSIONS
-
-        out = []
-        for v in self.changed_in:
-            i = RECORDED_VERSIONS.index(v) if v in RECORDED_VERSIONS else 0
-            out.append(f"{RECORDED_VERSIONS[i - 1]} and {v}" if i else v)
-        return out
-
-    def changed_at(self, release: str) -> bool:
-        """Whether the change took effect at exactly this release."""
-        return str(release) in self.changed_in
-
-    def changed_between(self, a: str, b: str) -> bool:
-        """Whether a change took effect after the older and up to the newer of two releases."""
-        lo, hi = sorted((Version(str(a)), Version(str(b))))
-        return any(lo < Version(v) <= hi for v in self.changed_in)
-
-
-def recorded_changes(claim: Any) -> list[Change]:
-    """A registered claim's recorded behaviour changes, sorted by key."""
-    from spec.versions import Versioned, VersionGateError
-
-    out = []
-    for ch in sorted(getattr(claim, "changes", []) or [], key=lambda ch: ch.key):
-        try:
-            changed_in, error = Versioned(ch.key, ch.values, ch.ref).changed_in(), None
-        except (VersionGateError, InvalidSpecifier, ValueError) as exc:  # the claim suite fails on it; show it
-            changed_in, error = [], f"invalid version gate: {first_line(exc)}"
-        out.append(Change(claim.id, ch.key, dict(ch.values), ch.ref, changed_in, error))
-    return out
-
-
 def load_mutants(path: Path | None = None) -> dict[str, list[dict[str, str]]] | None:
     """Claim ID -> the mutants of torch that turn it red (``spec/data/mutants.json``); None without the file."""
     path = path or MUTANTS_FILE
@@ -486,7 +436,10 @@ class Aggregate:
             sorted(claims.items(), key=lambda kv: (order.get(kv[1].section or "", len(order)), position[kv[0]]))
         )
         self.unknown = sorted(cid for cid in self.in_results if cid not in self.registry)
-        self.changes: dict[str, list[Change]] = {cid: recorded_changes(c.registered) for cid, c in self.claims.items() if c.registered}
+        #: Each registered claim's recorded behaviour changes (the registry's own objects), sorted by key.
+        self.changes: dict[str, list[Versioned]] = {
+            cid: sorted(c.registered.changes, key=lambda ch: ch.key) for cid, c in self.claims.items() if c.registered
+        }
 
     # ----------------------------------------------------------------- axes
     def devices_of(self, cid: str) -> list[str]:
@@ -620,7 +573,6 @@ def _observations(rows: list[tuple[Run, Row]], verdicts: bool = False) -> list[d
 
 
 __all__ = [
-    "ANY_DEVICE", "Aggregate", "Cell", "Change", "ClaimInfo", "Row", "Run", "STATUSES", "Status", "Tally",
-    "as_text", "first_line", "format_value", "load_mutants", "make_cell", "recorded_changes", "runs_of", "side_run",
-    "status_of", "version_key",
+    "ANY_DEVICE", "Aggregate", "Cell", "ClaimInfo", "Row", "Run", "STATUSES", "Status", "Tally", "as_text",
+    "first_line", "format_value", "load_mutants", "make_cell", "runs_of", "side_run", "status_of", "version_key",
 ]

@@ -133,9 +133,9 @@ def compare(old: Run, new: Run, registry: dict | None = None) -> dict[str, Any]:
             if ch.changed_between(old.release, new.release):
                 entry["expectations"].append({
                     "key": ch.key,
-                    "changed_in": [v for v in ch.changed_in if _between(v, old.release, new.release)],
-                    "old": ch_value(ch.values, old.release),
-                    "new": ch_value(ch.values, new.release),
+                    "changed_in": ch.changes_between(old.release, new.release),
+                    "old": ch.value_at(old.release),
+                    "new": ch.value_at(new.release),
                     "ref": ch.ref,
                 })
         a_rows, b_rows = _worst(o_rows), _worst(n_rows)
@@ -175,18 +175,6 @@ def compare(old: Run, new: Run, registry: dict | None = None) -> dict[str, Any]:
         "regressions": regressions,
         "fixes": fixes,
     }
-
-
-def _between(v: str, a: str, b: str) -> bool:
-    lo, hi = sorted((version_key(a), version_key(b)))
-    return lo < version_key(v) <= hi
-
-
-def ch_value(values: dict[str, Any], release: str) -> Any:
-    from packaging.specifiers import SpecifierSet
-
-    hits = [value for spec, value in values.items() if SpecifierSet(spec).contains(release, prereleases=True)]
-    return hits[0] if len(hits) == 1 else None
 
 
 def _side(run: Run) -> dict[str, Any]:

@@ -254,6 +254,7 @@ def _claim_model(agg: Aggregate, c: Claim, explanation: str, mutants: dict[str, 
                 "observable": ch.observable,
                 "ref": ch.ref,
                 "ref_label": ref_label(ch.ref),
+                "note": ch.note,
                 "between": ch.between,
                 "error": ch.error,
                 "branches": [

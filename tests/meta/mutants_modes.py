@@ -19,39 +19,41 @@ from tests.meta.mutation import mutant, wrap_backward, wrap_function
 DOUBLE_BACKWARD = "does not currently support double backward"
 
 
-def _hazard_present(name: str) -> bool:
-    """Whether the hazard recorded as ``name`` in the claims' module is present in the running torch."""
-    import spec.suite.test_modes_compile as claims
+#: The recorded behaviour changes (the registry's by_version data beside the claims) that decide what a mutant kills.
+FUNC_FULLGRAPH = "COMP-015/torch.func PINN loss under fullgraph=True"
+TRACE_AUTOGRAD_OPS = "COMP-013/torch._dynamo.config.trace_autograd_ops exists"
+SILENT_UXX = "HZ-040/u_xx through a compiled network is silently zero"
+ZERO_HESSIAN = "HZ-042/autograd.functional.hessian inside a compiled function is zero"
+DROPPED_MUTATION = "HZ-043/in-place update of a 0-dim float64 input is dropped"
+CONSTANT_INPUT_GRADIENT = "HZ-044/u_x from a compiled autograd.grad is a constant"
 
-    return bool(getattr(claims, name).current())
+
+def _recorded(key: str):
+    """The registry's recorded behaviour change ``key`` (read from the claims' source: no torch import)."""
+    from spec.claims import recorded_change
+
+    return recorded_change(key)
 
 
-def _when(name: str, holds, *claims: str) -> list[str]:
-    """``claims`` if ``holds(value)`` for the value that the version data ``name`` beside the claims (in
-    spec/suite/test_modes_compile.py) has on the installed torch, else nothing.
+def _hazard_present(key: str) -> bool:
+    """Whether the hazard whose presence is recorded as ``key`` is present in the running torch."""
+    return bool(_recorded(key).current())
+
+
+def _when(key: str, holds, *claims: str) -> list[str]:
+    """``claims`` if ``holds(value)`` for the value that the recorded change ``key`` has on the installed torch,
+    else nothing.
 
     Some compiled rows verify a value only on some releases (before torch 2.11 COMP-013/014 are n/a, before 2.5
     COMP-015 only records Unsupported): a mutant of that value kills them there only.  Mutants are loaded before
-    torch is imported, so the data is read from the source and the version from the installed distribution.
+    torch is imported, so the version is that of the installed distribution.
     """
-    import ast
     import os
     from importlib.metadata import version
-    from pathlib import Path
-
-    from spec.versions import by_version
 
     if os.environ.get("SPEC_MUTANTS_ALL_RELEASES"):
         return list(claims)  # the mutants index: what a mutant kills on some release
-
-    source = Path(__file__).resolve().parents[2] / "spec" / "suite" / "test_modes_compile.py"
-    for node in ast.parse(source.read_text()).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
-            call = node.value
-            key, values = (ast.literal_eval(arg) for arg in call.args)
-            gate = by_version(key, values, ref=ast.literal_eval(next(k.value for k in call.keywords if k.arg == "ref")))
-            return list(claims) if holds(gate.for_version(version("torch"))) else []
-    raise LookupError(f"{name} is not assigned in {source}")
+    return list(claims) if holds(_recorded(key).for_version(version("torch"))) else []
 
 
 def _wrap_compiled(torch, wrap):
@@ -98,7 +100,7 @@ def _compile_is_eager(torch):
 
 
 @mutant("compile-runs-eagerly", kills=["COMP-002", "COMP-005", "COMP-009", "COMP-010", "COMP-011", "COMP-012",
-                                      *_when("FUNC_FULLGRAPH", lambda v: v != "returned", "COMP-015")],
+                                      *_when(FUNC_FULLGRAPH, lambda v: v != "returned", "COMP-015")],
         modes=("aot_eager",))
 def _(torch):
     """torch.compile returns the function uncompiled: one node per operation, a differentiable backward, graphs
@@ -108,8 +110,8 @@ def _(torch):
 
 
 @mutant("compiled-results-off-by-a-thousandth",
-        kills=["COMP-001", "COMP-016", *_when("TRACE_AUTOGRAD_OPS", bool, "COMP-013"),
-               *_when("FUNC_FULLGRAPH", lambda v: v == "returned", "COMP-015")],
+        kills=["COMP-001", "COMP-016", *_when(TRACE_AUTOGRAD_OPS, bool, "COMP-013"),
+               *_when(FUNC_FULLGRAPH, lambda v: v == "returned", "COMP-015")],
         modes=("aot_eager",))
 def _(torch):
     """Every floating-point tensor a compiled function returns is 1.001 times the true one."""
@@ -126,7 +128,7 @@ def _(torch):
 
 
 @mutant("compiled-backward-doubles",
-        kills=["COMP-003", "COMP-007", "COMP-008", *_when("TRACE_AUTOGRAD_OPS", bool, "COMP-014")], modes=("aot_eager",))
+        kills=["COMP-003", "COMP-007", "COMP-008", *_when(TRACE_AUTOGRAD_OPS, bool, "COMP-014")], modes=("aot_eager",))
 def _(torch):
     """The gradient that flows back into a compiled function's outputs is doubled (its forward is unchanged)."""
 
@@ -227,7 +229,7 @@ def _(torch):
     """Where u_xx through a compiled network is silently zero/None (torch 2.8 to 2.13): compiling runs the network
     eagerly, and u_xx is right (the hazards fixed).  Elsewhere: the error of the second autograd.grad becomes
     zeros with materialize_grads=True and None with allow_unused=True (the hazards back)."""
-    if _hazard_present("SILENT_UXX"):
+    if _hazard_present(SILENT_UXX):
         _compile_is_eager(torch)
         return
 
@@ -256,7 +258,7 @@ def _(torch):
     """Before torch 2.14, where autograd.functional.hessian inside a compiled function is zero: compiling runs the
     function eagerly (the hazard fixed).  From 2.14: a compiled function whose trace raises the double-backward
     error returns zeros of the eager result's shape (the hazard back)."""
-    if _hazard_present("ZERO_HESSIAN"):
+    if _hazard_present(ZERO_HESSIAN):
         _compile_is_eager(torch)
         return
 
@@ -280,7 +282,7 @@ def _(torch):
     """Where the in-place update of a 0-dim float64 input is dropped (torch 2.7 to 2.13): compiling runs the
     function eagerly (the hazard fixed).  Elsewhere: a compiled function puts back the values its 0-dim float64
     inputs had before the call (the hazard back)."""
-    if _hazard_present("DROPPED_MUTATION"):
+    if _hazard_present(DROPPED_MUTATION):
         _compile_is_eager(torch)
         return
 
@@ -335,7 +337,7 @@ def _(torch):
     """Before torch 2.8, where u_x from a compiled autograd.grad(create_graph=True) is a constant: compiling runs
     the function eagerly (the hazard fixed).  From 2.8: a compiled function's outputs come back detached, so u_x is a
     constant again (the hazard back)."""
-    if _hazard_present("CONSTANT_INPUT_GRADIENT"):
+    if _hazard_present(CONSTANT_INPUT_GRADIENT):
         _compile_is_eager(torch)
         return
 

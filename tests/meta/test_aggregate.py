@@ -9,8 +9,9 @@ import pytest
 from spec import aggregate as agg_mod
 from spec import claims as claims_module
 from spec.aggregate import ANY_DEVICE, STATUSES, Aggregate, first_line, runs_of, status_of, version_key
-from spec.claims import Change, Claim
+from spec.claims import Claim
 from spec.results import ResultsError, load, load_many
+from spec.versions import Versioned
 from tests.meta.conftest import make_results, make_row
 
 
@@ -126,7 +127,7 @@ def test_an_absent_device_is_not_run_with_its_reason(write_results):
 
 
 def test_changes_come_from_the_registry(write_results):
-    change = Change("LEAF-001/message", {"<2.10": "old", ">=2.10": "new"}, "https://x/pr/10")
+    change = Versioned("LEAF-001/message", {"<2.10": "old", ">=2.10": "new"}, "https://x/pr/10")
     registry = {"LEAF-001": demo_claim(changes=[change])}
     docs = [load(write_results(f"{v}.json", make_results(v))) for v in ("2.9.1", "2.10.0", "2.11.0")]
     agg = Aggregate(runs_of(docs), registry)
@@ -137,8 +138,8 @@ def test_changes_come_from_the_registry(write_results):
 
 
 def test_an_invalid_gate_is_reported_not_hidden():
-    bad = Change("LEAF-001/x", {"<2.4": 1, ">=2.5": 2}, "r")
-    [ch] = agg_mod.recorded_changes(demo_claim(changes=[bad]))
+    bad = Versioned("LEAF-001/x", {"<2.4": 1, ">=2.5": 2}, "r")
+    [ch] = Aggregate([], {"LEAF-001": demo_claim(changes=[bad])}).changes["LEAF-001"]
     assert ch.changed_in == [] and ch.error.startswith("invalid version gate: LEAF-001/x: torch 2.4.1 matches 0 branches")
 
 

@@ -7,7 +7,8 @@ import json
 
 from spec import claims as claims_module
 from spec import diff
-from spec.claims import Change, Claim
+from spec.claims import Claim
+from spec.versions import Versioned
 from tests.meta.conftest import make_results, make_row
 from tests.meta.test_cli import one_line_error, spec
 
@@ -16,7 +17,7 @@ def demo_registry() -> dict[str, Claim]:
     test = claims_module.TestRef("spec/suite/test_demo.py", "test_demo", 3, "def test_demo(check):\n    pass")
     return {
         "LEAF-001": Claim("LEAF-001", "A demo claim whose message changed in torch 2.10.", "Leaf tensors", tests=[test],
-                          changes=[Change("LEAF-001/message", {"<2.10": "old text", ">=2.10": "new text"}, "https://x/pr/10")]),
+                          changes=[Versioned("LEAF-001/message", {"<2.10": "old text", ">=2.10": "new text"}, "https://x/pr/10")]),
     }
 
 

@@ -30,7 +30,7 @@ class TestVersions:
         v = by_version("DEMO-001/message", {"<2.4": "old", ">=2.4": "new"}, ref="https://example.org/pr/1")
         assert v.for_version("2.3.1") == "old" and v.for_version("2.4.1+cpu") == "new"
         assert v.for_version("2.16.0.dev20261101") == "new"  # unrecorded: newest expectations
-        assert v.changed_in() == ["2.4.1"]
+        assert v.changed_in == ["2.4.1"]
         assert v.describe("2.0.1")["branch"] == "<2.4"
 
     def test_by_version_rejects_gaps_and_overlaps(self):
@@ -80,6 +80,27 @@ class TestRegistry:
             assert c.tests, c.id
             unquoted = re.sub(r"'[^']*'|`[^`]*`|\"[^\"]*\"", "''", c.statement)
             assert not re.search(r"[.!?] +[A-Z]", unquoted), f"{c.id}: one sentence, please"
+
+    def test_the_registry_holds_every_recorded_change_with_its_note(self):
+        """One concept: the registry reads every by_version(...) beside the claims, note included, as the Versioned
+        that by_version returns; the aggregation uses those objects (no second class, no second reading)."""
+        from spec import aggregate, claims
+        from spec.claims import recorded_change
+        from spec.versions import Versioned
+
+        changes = [ch for c in registry().values() for ch in c.changes]
+        assert changes and all(type(ch) is Versioned and ch.error is None for ch in changes)
+        sources = [p.read_text(encoding="utf-8") for p in sorted(claims.claims_dir().rglob("test_*.py"))]
+        assert len(changes) == sum(len(re.findall(r"\bby_version\(", text)) for text in sources)
+        noted = [ch for ch in changes if ch.note]
+        assert len(noted) == sum(len(re.findall(r"^\s+note=", text, re.M)) for text in sources) >= 28
+        comp013 = recorded_change("COMP-013/torch._dynamo.config.trace_autograd_ops exists")
+        assert comp013.note.startswith("confirmed by observation") and comp013.changed_in == ["2.11.0"]
+        assert registry()["COMP-013"].as_json()["changes"][0]["note"] == comp013.note
+        assert aggregate.Aggregate([], registry()).changes["COMP-013"][0] is comp013
+        assert not hasattr(claims, "Change") and not hasattr(aggregate, "Change")
+        with pytest.raises(ClaimError, match="no recorded behaviour change"):
+            recorded_change("COMP-013/nothing")
 
     def test_declaration_errors(self, tmp_path):
         (tmp_path / "test_x.py").write_text(
