@@ -31,7 +31,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from spec.outcomes import BROKEN, FIXED, HELD, STATUSES, UNVERIFIED, VERIFIED, Status, status_of
-from spec.results import ResultsError, is_partial
+from spec.results import ResultsError, call_outcome_text, is_call_outcome, is_partial
 from spec.versions import Versioned
 
 ANY_DEVICE = "any device"
@@ -104,6 +104,10 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 def format_value(value: Any, expected: bool = False) -> str:
     """An observed or expected value, compactly, in Python notation, independently of dtype and memory addresses."""
+    if is_call_outcome(value):  # what a call did: "returned", "Type: message"; expected: "text matching ..."
+        if "matches" in value:
+            return f"text matching {value['matches']}"
+        return _ADDRESS.sub("", call_outcome_text(value))
     if isinstance(value, dict):
         if set(value) == {"type", "message"}:
             sep = " matching " if expected else ": "
@@ -132,7 +136,9 @@ def is_hazard_expectation(expected: Any) -> bool:
 
 
 def as_text(value: Any) -> str:
-    """A value as one line of text, for comparing two of them."""
+    """A value as one line of text, for comparing two of them (a call's outcome as ``"Type: message"``)."""
+    if is_call_outcome(value):
+        value = format_value(value)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return " ".join(text.split())
 

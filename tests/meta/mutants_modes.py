@@ -100,7 +100,7 @@ def _compile_is_eager(torch):
 
 
 @mutant("compile-runs-eagerly", kills=["COMP-002", "COMP-005", "COMP-009", "COMP-010", "COMP-011", "COMP-012",
-                                      *_when(FUNC_FULLGRAPH, lambda v: v != "returned", "COMP-015")],
+                                      *_when(FUNC_FULLGRAPH, lambda v: v["outcome"] != "returned", "COMP-015")],
         modes=("aot_eager",))
 def _(torch):
     """torch.compile returns the function uncompiled: one node per operation, a differentiable backward, graphs
@@ -111,7 +111,7 @@ def _(torch):
 
 @mutant("compiled-results-off-by-a-thousandth",
         kills=["COMP-001", "COMP-016", *_when(TRACE_AUTOGRAD_OPS, bool, "COMP-013"),
-               *_when(FUNC_FULLGRAPH, lambda v: v == "returned", "COMP-015")],
+               *_when(FUNC_FULLGRAPH, lambda v: v["outcome"] == "returned", "COMP-015")],
         modes=("aot_eager",))
 def _(torch):
     """Every floating-point tensor a compiled function returns is 1.001 times the true one."""

@@ -249,3 +249,75 @@ def test_rows_are_validated_by_their_skeletons_without_losing_an_error(write_res
     doc["tests"][37]["duration"] = 1.5
     with pytest.raises(ResultsError, match=r"at tests\[41\]\.observations\[0\]\.ok: 'yes' is not of type 'boolean'"):
         load(write_results("bad2.json", doc))
+
+
+# --------------------------------------------------------------------------- call outcomes
+
+
+DOUBLE_BACKWARD = "torch.compile with aot_autograd does not currently support double backward"
+
+
+def recorded_by_check_call(fn, expected):
+    """The observation Check.call records today for ``fn`` (the reference the old strings must read as)."""
+    from spec.check import Check, ClaimCheckFailed
+
+    check = Check(["COMP-009"], {"device": "cpu"})
+    try:
+        check.call("d2y/dx2", fn, expected)
+    except ClaimCheckFailed:
+        pass
+    [ob] = check.observations
+    return ob
+
+
+def test_old_string_outcomes_read_as_the_structured_ones(write_results):
+    """Results written before outcomes were structured ("returned", "Type: message") read as what Check.call
+    records today for the same call; other string observations stay strings, and the book shows both as before."""
+    from spec.check import Outcome
+
+    def boom():
+        raise RuntimeError(DOUBLE_BACKWARD)
+
+    old_raised = make_row("COMP-009", name="d2y/dx2", mode="aot_eager", observed=f"RuntimeError: {DOUBLE_BACKWARD}",
+                          expected={"matches": r"^RuntimeError: torch\.compile"})
+    old_returned = make_row("COMP-009", name="d2y/dx2", observed="returned", expected="returned",
+                            nodeid="t.py::test_comp_009[cpu-float64-eager]")
+    old_regex_returned = make_row("COMP-015", name="torch.func.grad_and_value(loss) compiled with fullgraph=True",
+                                  mode="aot_eager", observed="returned", expected={"matches": "returned"})
+    other = make_row("CPLX-003", name="f.backward() without a seed", observed="returned", expected={"matches": "^returned$"})
+    doc = load(write_results("old.json", make_results("2.13.0", tests=[old_raised, old_returned, old_regex_returned, other])))
+    rows = {r["nodeid"]: r["observations"][0] for r in doc["tests"]}
+    raised, returned = rows[old_raised["nodeid"]], rows[old_returned["nodeid"]]
+    new_raised = recorded_by_check_call(boom, Outcome.raised(r"^RuntimeError: torch\.compile"))
+    assert raised["observed"] == new_raised["observed"] == {"outcome": "raised", "type": "RuntimeError", "message": DOUBLE_BACKWARD}
+    assert raised["expected"] == new_raised["expected"] == {"outcome": "raised", "matches": r"^RuntimeError: torch\.compile"}
+    new_returned = recorded_by_check_call(lambda: 18.0, Outcome.returned(18.0))
+    assert returned["observed"] == new_returned["observed"] == {"outcome": "returned"}
+    assert returned["expected"] == new_returned["expected"] == {"outcome": "returned"}
+    assert rows[old_regex_returned["nodeid"]]["expected"] == {"outcome": "returned"}  # "returned" was a pattern
+    assert rows[other["nodeid"]]["observed"] == "returned"  # not a call outcome of the table: as recorded
+    # shown as the strings were
+    assert agg_mod.format_value(raised["observed"]) == f"RuntimeError: {DOUBLE_BACKWARD}"
+    assert agg_mod.format_value(raised["expected"], expected=True) == r"text matching ^RuntimeError: torch\.compile"
+    assert agg_mod.format_value(returned["observed"]) == agg_mod.format_value(returned["expected"], expected=True) == "returned"
+    assert agg_mod.as_text(raised["observed"]) == f"RuntimeError: {DOUBLE_BACKWARD}"
+
+
+def test_the_committed_results_hold_no_string_outcome_after_loading():
+    from pathlib import Path
+
+    from spec.results import STRING_OUTCOMES, is_call_outcome
+
+    folder = Path(__file__).resolve().parents[2] / "docs" / "matrix" / "results"
+    if not sorted(folder.glob("*.json")):
+        pytest.skip("docs/matrix/results is not committed")
+    seen = 0
+    for doc in load_many([folder]):
+        for row in doc["tests"]:
+            for ob in row["observations"]:
+                if (row["claim"], ob["name"]) in STRING_OUTCOMES and not isinstance(ob["observed"], dict | list):
+                    pytest.fail(f"{doc['_path']}: {row['nodeid']}: {ob['name']} is still {ob['observed']!r}")
+                if (row["claim"], ob["name"]) in STRING_OUTCOMES and is_call_outcome(ob["observed"]):
+                    seen += 1
+                    assert is_call_outcome(ob["expected"]), (row["nodeid"], ob)
+    assert seen > 100

@@ -193,6 +193,37 @@ class TestCheck:
             text = "".join(traceback.format_exception(exc))
             assert "During handling of the above exception" not in text and text.count("Traceback") == 1
 
+    def test_call_records_a_structured_outcome(self):
+        """check.call: what a call did, as {"outcome": ...}, checked against an Outcome (or a by_version of one)."""
+        from spec.check import Outcome
+
+        check, _ = self.make()
+        assert check.call("f()", lambda: 18, Outcome.returned(18)) == 18
+        assert check.call("g()", lambda: 1 / 0, Outcome.raised(r"^ZeroDivisionError: division")) is None
+        gate = by_version("DEMO-001/g()", {"<2.0": {"outcome": "returned"}, ">=2.0": {"outcome": "raised", "matches": "zero"}},
+                          ref="https://example.org/1")
+        check.call("g() again", lambda: 1 / 0, gate)
+        assert [ob["observed"] for ob in check.observations] == [
+            {"outcome": "returned"},
+            {"outcome": "raised", "type": "ZeroDivisionError", "message": "division by zero"},
+            {"outcome": "raised", "type": "ZeroDivisionError", "message": "division by zero"},
+        ]
+        assert [ob["expected"] for ob in check.observations] == [
+            {"outcome": "returned"},
+            {"outcome": "raised", "matches": r"^ZeroDivisionError: division"},
+            {"outcome": "raised", "matches": "zero"},
+        ]
+        assert check.expectations[0]["key"] == "DEMO-001/g()"
+        with pytest.raises(ClaimCheckFailed, match="h: expected the call to return, observed ZeroDivisionError: division"):
+            check.call("h", lambda: 1 / 0, Outcome.returned())
+        with pytest.raises(ClaimCheckFailed, match="k: expected an exception matching 'zero', observed returned"):
+            check.call("k", lambda: 1, {"outcome": "raised", "matches": "zero"})
+        with pytest.raises(ClaimCheckFailed, match=r"expected an exception matching '\^ValueError'"):
+            check.call("m", lambda: 1 / 0, Outcome.raised("^ValueError"))
+        assert [ob["ok"] for ob in check.observations] == [True, True, True, False, False, False]
+        with pytest.raises(TypeError, match="not an outcome"):
+            check.call("n", lambda: 1, "returned")  # the strings are gone: an outcome is structured
+
     def test_versioned_expectation_is_recorded(self):
         check, _ = self.make()
         v = by_version("DEMO-001/message", {"<2.0": "never", ">=2.0": "boom"}, ref="https://example.org/1")
