@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spec.aggregate import STATUSES, Aggregate, Row, Run, first_line
-from spec.outcomes import BROKEN, FIXED
+from spec.outcomes import NOT_APPLICABLE, NOT_HELD
 
 
 def run_aggregate(rows: list[dict[str, Any]], registry: dict) -> Aggregate:
@@ -25,9 +25,9 @@ def claim_report_lines(rows: list[dict[str, Any]], registry: dict) -> list[str]:
             f"{status.word} {cid:<{15 - len(status.word)}} {n.held:>3} passed {n.broken:>2} failed {n['skipped']:>3} skipped{extra}  {statement}"
         )
         for _, r in agg.rows_of[cid]:
-            if r.outcome in BROKEN or r.outcome in FIXED:
+            if r.outcome in NOT_HELD:
                 lines.append(f"       {r.nodeid}: {first_line(r.message) or r.outcome}")
-            elif r.outcome == "n/a" and status.key == "n/a":
+            elif r.outcome in NOT_APPLICABLE and status.key == "n/a":
                 lines.append(f"       {r.nodeid}: n/a: {first_line(r.reason)}")
     totals = agg.counts(ids)
     parts = [f"{totals['pass']} hold", f"{totals['fail']} fail"]
