@@ -10,10 +10,11 @@ Every reader of results (the claim report at the end of a run, ``spec matrix``, 
   every device); a device absent from a run has no rows there (its absence is in the run's header);
 - a **status** sums up rows: ``pass``, ``fail``, ``fixed`` (a hazard's wrong value is gone:
   welcome, not a failure), ``n/a`` (the feature does not exist in that torch; never a pass),
-  ``skip`` and ``not run``.  Words and symbols are defined once, in :data:`STATUSES`;
-- a **change** is a recorded behaviour change, from the registry's ``by_version`` data: it
-  happened at the recorded versions :meth:`spec.versions.Versioned.changed_in` names, and
-  nowhere else.
+  ``skip`` and ``not run``.  Outcomes, their groups, and the statuses with their words, symbols
+  and order are defined once, in :mod:`spec.outcomes`; rows are counted once, by :class:`Tally`;
+- a **change** is a recorded behaviour change, the registry's :class:`spec.versions.Versioned`
+  (a ``by_version`` declaration): it happened at the recorded versions its ``changed_in``
+  names, and nowhere else.
 """
 
 from __future__ import annotations
@@ -27,61 +28,56 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier
 from packaging.version import InvalidVersion, Version
 
-from spec.results import BROKEN, FIXED, HELD, ResultsError, is_partial
+from spec.outcomes import BROKEN, FIXED, HELD, STATUSES, UNVERIFIED, VERIFIED, Status, status_of
+from spec.results import ResultsError, call_outcome_text, is_call_outcome, is_partial
+from spec.versions import Versioned
 
 ANY_DEVICE = "any device"
+CHANGED_MARK = "🔄"
 MUTANTS_FILE = Path(__file__).resolve().parent / "data" / "mutants.json"
 
 
-# --------------------------------------------------------------------------- statuses
+# --------------------------------------------------------------------------- counting
 
 
 @dataclasses.dataclass(frozen=True)
-class Status:
-    key: str  # pass | fail | fixed | n/a | skip | not run
-    word: str  # the claim report's word
-    label: str  # in prose: "holds", "fails" ...
-    mark: str  # Markdown (code hosts have emoji fonts)
-    sym: str  # HTML (readable with any font)
-    css: str  # class suffix: st-<css>
-    meaning: str
+class Tally:
+    """How many rows ended in each outcome and outcome group: the one place outcomes are counted."""
 
+    n: Counter
 
-#: Every status, in the order filters and legends list them.
-STATUSES: dict[str, Status] = {
-    s.key: s
-    for s in (
-        Status("pass", "PASS", "holds", "✅", "✓", "pass", "every test that ran held"),
-        Status("fail", "FAIL", "fails", "❌", "✗", "fail", "a test failed (a rule broke, a hazard changed, or a test crashed)"),
-        Status("fixed", "FIXED", "hazard fixed", "🩹", "✚", "fixed",
-               "a hazard's wrong value is gone: torch now gives the true value (welcome, not a regression)"),
-        Status("n/a", "N/A", "n/a", "➖", "∅", "na", "the feature does not exist in this torch (with the reason); never a pass"),
-        Status("skip", "SKIP", "skipped", "⏭️", "–", "skip", "every test was skipped (with the reason)"),
-        Status("not run", "NOT RUN", "not run", "·", "·", "not-run", "no results for this combination"),
-    )
-}
-#: How statuses combine: the first that applies wins.
-SEVERITY = ("fail", "fixed", "pass", "n/a", "skip", "not run")
-CHANGED_MARK = "🔄"
+    @classmethod
+    def of(cls, outcomes: Iterable[str]) -> Tally:
+        return cls(Counter(outcomes))
 
+    def __getitem__(self, outcome: str) -> int:
+        return self.n[outcome]
 
-def status_of(outcomes: Iterable[str]) -> str:
-    """The status of a set of test outcomes: fail beats fixed beats pass beats n/a beats skip."""
-    found = set(outcomes)
-    if not found:
-        return "not run"
-    if found & BROKEN:
-        return "fail"
-    if found & FIXED:
-        return "fixed"
-    if found & HELD:
-        return "pass"
-    if "n/a" in found:
-        return "n/a"
-    return "skip"
+    @property
+    def total(self) -> int:
+        return sum(self.n.values())
+
+    @property
+    def held(self) -> int:
+        return sum(self.n[o] for o in HELD)
+
+    @property
+    def broken(self) -> int:
+        return sum(self.n[o] for o in BROKEN)
+
+    @property
+    def fixed(self) -> int:
+        return sum(self.n[o] for o in FIXED)
+
+    @property
+    def verified(self) -> int:
+        return sum(self.n[o] for o in VERIFIED)
+
+    @property
+    def status(self) -> str:
+        return status_of(o for o, k in self.n.items() if k)
 
 
 def first_line(text: Any) -> str:
@@ -108,6 +104,10 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 def format_value(value: Any, expected: bool = False) -> str:
     """An observed or expected value, compactly, in Python notation, independently of dtype and memory addresses."""
+    if is_call_outcome(value):  # what a call did: "returned", "Type: message"; expected: "text matching ..."
+        if "matches" in value:
+            return f"text matching {value['matches']}"
+        return _ADDRESS.sub("", call_outcome_text(value))
     if isinstance(value, dict):
         if set(value) == {"type", "message"}:
             sep = " matching " if expected else ": "
@@ -136,7 +136,9 @@ def is_hazard_expectation(expected: Any) -> bool:
 
 
 def as_text(value: Any) -> str:
-    """A value as one line of text, for comparing two of them."""
+    """A value as one line of text, for comparing two of them (a call's outcome as ``"Type: message"``)."""
+    if is_call_outcome(value):
+        value = format_value(value)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return " ".join(text.split())
 
@@ -336,56 +338,6 @@ class ClaimInfo:
         return self.kind == "hazard"
 
 
-@dataclasses.dataclass
-class Change:
-    """A recorded behaviour change (a ``by_version`` expectation of the registry)."""
-
-    claim: str
-    key: str
-    values: dict[str, Any]
-    ref: str
-    changed_in: list[str]  # recorded versions whose value differs from the previous recorded version
-    error: str | None = None
-
-    @property
-    def observable(self) -> str:
-        return self.key.split("/", 1)[1] if "/" in self.key else self.key
-
-    @property
-    def between(self) -> list[str]:
-        """``["2.3.1 and 2.4.1"]``: the recorded versions on either side of each change."""
-        from spec.versions import RECORDED_VERSIONS
-
-        out = []
-        for v in self.changed_in:
-            i = RECORDED_VERSIONS.index(v) if v in RECORDED_VERSIONS else 0
-            out.append(f"{RECORDED_VERSIONS[i - 1]} and {v}" if i else v)
-        return out
-
-    def changed_at(self, release: str) -> bool:
-        """Whether the change took effect at exactly this release."""
-        return str(release) in self.changed_in
-
-    def changed_between(self, a: str, b: str) -> bool:
-        """Whether a change took effect after the older and up to the newer of two releases."""
-        lo, hi = sorted((Version(str(a)), Version(str(b))))
-        return any(lo < Version(v) <= hi for v in self.changed_in)
-
-
-def recorded_changes(claim: Any) -> list[Change]:
-    """A registered claim's recorded behaviour changes, sorted by key."""
-    from spec.versions import Versioned, VersionGateError
-
-    out = []
-    for ch in sorted(getattr(claim, "changes", []) or [], key=lambda ch: ch.key):
-        try:
-            changed_in, error = Versioned(ch.key, ch.values, ch.ref).changed_in(), None
-        except (VersionGateError, InvalidSpecifier, ValueError) as exc:  # the claim suite fails on it; show it
-            changed_in, error = [], f"invalid version gate: {first_line(exc)}"
-        out.append(Change(claim.id, ch.key, dict(ch.values), ch.ref, changed_in, error))
-    return out
-
-
 def load_mutants(path: Path | None = None) -> dict[str, list[dict[str, str]]] | None:
     """Claim ID -> the mutants of torch that turn it red (``spec/data/mutants.json``); None without the file."""
     path = path or MUTANTS_FILE
@@ -421,14 +373,10 @@ class Cell:
 def make_cell(rows: list[Row], why_not_run: str = "no results for this combination", changed: list[str] | None = None) -> Cell:
     if not rows:
         return Cell("not run", [], "not run", why_not_run)
-    status = status_of(r.outcome for r in rows)
-    n = Counter(r.outcome for r in rows)
-    held = sum(n[o] for o in HELD)
-    broken = sum(n[o] for o in BROKEN)
-    fixed = n["fixed"]
-    verified = held + broken + fixed
-    if status in ("pass", "fail", "fixed"):
-        count = {"pass": held, "fail": broken, "fixed": fixed}[status]
+    n = Tally.of(r.outcome for r in rows)
+    status, held, broken, fixed, verified = n.status, n.held, n.broken, n.fixed, n.verified
+    count = {"pass": held, "fail": broken, "fixed": fixed}.get(status)
+    if count is not None:
         text = f"{status} {count}/{verified}"
         extras = [f"{k} {w}" for k, w in ((held if status != "pass" else 0, "passed"),
                                            (fixed if status != "fixed" else 0, "fixed"),
@@ -441,10 +389,10 @@ def make_cell(rows: list[Row], why_not_run: str = "no results for this combinati
         bad = [r for r in rows if r.outcome in BROKEN]
         detail = f"{len(bad)} of {len(rows)} tests fail: " + (first_line(bad[0].message) or bad[0].outcome)
     elif status == "fixed":
-        fx = next(r for r in rows if r.outcome == "fixed")
+        fx = next(r for r in rows if r.outcome in FIXED)
         detail = first_line(fx.message) or "hazard fixed"
     else:
-        reasons = sorted({first_line(r.reason) or "no reason given" for r in rows if r.outcome in ("n/a", "skipped")})
+        reasons = sorted({first_line(r.reason) or "no reason given" for r in rows if r.outcome in UNVERIFIED})
         parts = [f"{held} passed"] if held else []
         if n["n/a"]:
             parts.append(f"{n['n/a']} n/a")
@@ -494,7 +442,10 @@ class Aggregate:
             sorted(claims.items(), key=lambda kv: (order.get(kv[1].section or "", len(order)), position[kv[0]]))
         )
         self.unknown = sorted(cid for cid in self.in_results if cid not in self.registry)
-        self.changes: dict[str, list[Change]] = {cid: recorded_changes(c.registered) for cid, c in self.claims.items() if c.registered}
+        #: Each registered claim's recorded behaviour changes (the registry's own objects), sorted by key.
+        self.changes: dict[str, list[Versioned]] = {
+            cid: sorted(c.registered.changes, key=lambda ch: ch.key) for cid, c in self.claims.items() if c.registered
+        }
 
     # ----------------------------------------------------------------- axes
     def devices_of(self, cid: str) -> list[str]:
@@ -533,8 +484,13 @@ class Aggregate:
         return status_of(r.outcome for _, r in self.rows_of.get(cid, []))
 
     def counts(self, cids: Iterable[str]) -> dict[str, int]:
+        """How many of the claims have each status (every status, in the order of :data:`STATUSES`)."""
         found = Counter(self.status(cid) for cid in cids)
         return {s: found[s] for s in STATUSES}
+
+    def tally(self, cid: str, run: Run | None = None) -> Tally:
+        """How many of a claim's rows (in one run, or in all) ended in each outcome."""
+        return Tally.of(r.outcome for rn, r in self.rows_of.get(cid, []) if run is None or rn is run)
 
     # ----------------------------------------------------------------- what the rows observed
     def observations(self, cid: str) -> list[dict[str, Any]]:
@@ -622,13 +578,7 @@ def _observations(rows: list[tuple[Run, Row]], verdicts: bool = False) -> list[d
     return out
 
 
-def aggregate(docs: list[dict[str, Any]], registry: dict[str, Any] | None = None) -> Aggregate:
-    """The aggregate of results documents, one run per document."""
-    return Aggregate(runs_of(docs), registry)
-
-
 __all__ = [
-    "ANY_DEVICE", "Aggregate", "Cell", "Change", "ClaimInfo", "Row", "Run", "STATUSES", "Status", "aggregate",
-    "as_text", "first_line", "format_value", "load_mutants", "make_cell", "recorded_changes", "runs_of", "side_run",
-    "status_of", "version_key",
+    "ANY_DEVICE", "Aggregate", "Cell", "ClaimInfo", "Row", "Run", "STATUSES", "Status", "Tally", "as_text",
+    "first_line", "format_value", "load_mutants", "make_cell", "runs_of", "side_run", "status_of", "version_key",
 ]

@@ -34,6 +34,7 @@ from spec.aggregate import (
 )
 from spec.claims import PART_OF, SECTION_NAMES, Claim
 from spec.errors import CommandError
+from spec.outcomes import BROKEN, FIXED, UNVERIFIED, status_of
 from spec.render import environment, md_fence, paragraphs_html, ref_label, slug, tidy
 from spec.results import load_many
 
@@ -136,15 +137,15 @@ def notes(agg: Aggregate, cid: str) -> list[dict[str, Any]]:
                         found[("not run", cell.detail)].append(place)
                     continue
                 for r in cell.rows:
-                    if r.outcome in ("failed", "error", "xpassed"):
-                        found[("fail", first_line(r.message) or r.outcome)].append(place)
-                    elif r.outcome == "fixed":
-                        found[("fixed", first_line(r.message) or "hazard fixed")].append(place)
-                    elif r.outcome in ("n/a", "skipped"):
-                        found[("n/a" if r.outcome == "n/a" else "skip", first_line(r.reason) or "no reason given")].append(place)
-    order = {s: i for i, s in enumerate(("fail", "fixed", "n/a", "skip", "not run"))}
+                    status = status_of([r.outcome])
+                    if r.outcome in BROKEN:
+                        found[(status, first_line(r.message) or r.outcome)].append(place)
+                    elif r.outcome in FIXED:
+                        found[(status, first_line(r.message) or "hazard fixed")].append(place)
+                    elif r.outcome in UNVERIFIED:
+                        found[(status, first_line(r.reason) or "no reason given")].append(place)
     out = []
-    for (status, text), places in sorted(found.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+    for (status, text), places in sorted(found.items(), key=lambda kv: (STATUSES[kv[0][0]].severity, kv[0][1])):
         info = STATUSES[status]
         out.append({"status": status, "css": info.css, "mark": info.mark, "sym": info.sym, "word": info.label,
                     "text": text, "where": _where(list(dict.fromkeys(places)), agg)})
@@ -184,6 +185,7 @@ def _claim_model(agg: Aggregate, c: Claim, explanation: str, mutants: dict[str, 
                 "observable": ch.observable,
                 "ref": ch.ref,
                 "ref_label": ref_label(ch.ref),
+                "note": ch.note,
                 "between": ch.between,
                 "error": ch.error,
                 "branches": [

@@ -9,6 +9,7 @@ version, device and dtype it ran on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import re
@@ -16,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from spec.results import RAISED, RETURNED, call_outcome_text
 from spec.versions import Versioned, torch_version
 
 PROPERTY = "spec.observations"
@@ -119,6 +121,56 @@ def _same(observed: Any, expected: Any, exact: bool) -> bool:
     return type(observed) is type(expected) and observed == expected
 
 
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a call is expected to do (in an execution mode, on a torch release): return, or raise.
+
+    ``Outcome.returned(18.0)``: the call returns; ``value``, when given, is the value the claim
+    states, for the test's own check of it.  ``Outcome.raised(pattern)``: the call raises, and the
+    regex ``pattern`` (or a :func:`spec.versions.by_version` of one) is found in the exception's
+    text ``"Type: message"`` (a pattern that names no type finds the message alone, so the same
+    outcome serves :meth:`Check.raises`, which checks the type by class).  Per-mode expectations
+    are dicts of outcomes; a ``by_version`` value may be one as a literal dict
+    (``{"outcome": "returned"}``, ``{"outcome": "raised", "matches": ...}``).
+    :meth:`Check.call` records what the call did as ``{"outcome": "returned"}`` or ``{"outcome":
+    "raised", "type": ..., "message": ...}`` and the expectation as ``{"outcome": "returned"}`` or
+    ``{"outcome": "raised", "matches": pattern}``.
+    """
+
+    outcome: str  # RETURNED | RAISED
+    value: Any = None  # returned: the value the claim states (checked by its own check, not recorded here)
+    matches: Any = None  # raised: the regex "Type: message" must match (a by_version of one, too)
+
+    def __post_init__(self) -> None:
+        if self.outcome not in (RETURNED, RAISED):
+            raise ValueError(f"an outcome is {RETURNED!r} or {RAISED!r}, not {self.outcome!r}")
+
+    @classmethod
+    def returned(cls, value: Any = None) -> Outcome:
+        return cls(RETURNED, value=value)
+
+    @classmethod
+    def raised(cls, matches: Any = "") -> Outcome:
+        return cls(RAISED, matches=matches)
+
+    @classmethod
+    def of(cls, expected: Any) -> Outcome:
+        """An :class:`Outcome` from itself or its dict form (a ``by_version`` value)."""
+        if isinstance(expected, Outcome):
+            return expected
+        if isinstance(expected, dict) and set(expected) <= {"outcome", "value", "matches"}:
+            return cls(expected["outcome"], value=expected.get("value"), matches=expected.get("matches"))
+        raise TypeError(f"not an outcome: {expected!r} (use Outcome.returned(...) or Outcome.raised(...))")
+
+    @property
+    def returns(self) -> bool:
+        return self.outcome == RETURNED
+
+    @property
+    def raises(self) -> bool:
+        return self.outcome == RAISED
+
+
 class Check:
     """The ``check`` fixture: recording assertions for one test."""
 
@@ -161,7 +213,9 @@ class Check:
         __tracebackhide__ = True
         if observable is None and self.observations:
             observable = self.observations[-1]["name"]
-        raise ClaimCheckFailed(f"{message}\n  {self._context()}", observable)
+        # ``from None``: raised while an exception is handled (the one a call raised, or the one a
+        # ``raises`` block caught), the failure is the one traceback to show, not a second one.
+        raise ClaimCheckFailed(f"{message}\n  {self._context()}", observable) from None
 
     # ----------------------------------------------------------------- what a call did
     def works(self, name: str, fn: Callable[[], Any]) -> Any:
@@ -178,6 +232,30 @@ class Check:
             self._record(name, observed, "returns", False)
             self.fail(f"{name}: expected the call to return, observed {observed}")
         self._record(name, "returned", "returns", True)
+        return value
+
+    def call(self, name: str, fn: Callable[[], Any], expected: Any) -> Any:
+        """Call ``fn`` and check what it did against ``expected``, an :class:`Outcome` (or its dict
+        form, or a ``by_version`` of one): it returned, or it raised an exception whose
+        ``"Type: message"`` matches the outcome's pattern.  Returns the call's value (None after an
+        exception).  What the call did is recorded as a structured outcome (see :class:`Outcome`).
+        """
+        __tracebackhide__ = True
+        want = Outcome.of(self._resolve(expected))
+        pattern = self._resolve(want.matches) if want.raises else None
+        try:
+            value, observed = fn(), {"outcome": RETURNED}
+        except Exception as exc:  # noqa: BLE001 - the outcome is the observation
+            value, observed = None, {"outcome": RAISED, "type": type(exc).__name__, "message": message_text(exc)}
+        recorded = {"outcome": want.outcome} if want.returns else {"outcome": RAISED, "matches": pattern}
+        if want.returns:
+            ok = observed["outcome"] == RETURNED
+        else:
+            ok = observed["outcome"] == RAISED and re.search(pattern or "", call_outcome_text(observed)) is not None
+        self._record(name, observed, recorded, ok)
+        if not ok:
+            wanted = "the call to return" if want.returns else f"an exception matching {pattern!r}"
+            self.fail(f"{name}: expected {wanted}, observed {call_outcome_text(observed)}")
         return value
 
     def absent(self, name: str, fn: Callable[[], Any], exc_type: type[BaseException], fragment: Any, *, reason: str) -> None:
@@ -326,7 +404,7 @@ class Check:
 
         ``exact=True`` (the default) demands bit-equal values: use it where the
         arithmetic is exact in the dtype (3*3 = 9, 6a at 3 = 18).  ``exact=False``
-        uses the stated per-dtype tolerance of :mod:`spec.dtypes`.  ``dtype``,
+        uses the stated per-dtype tolerance of :mod:`spec.precision`.  ``dtype``,
         ``device`` and ``shape``, when given, are checked too.
         """
         __tracebackhide__ = True
@@ -364,7 +442,7 @@ class Check:
         self._record(name, observed, expected, True, tolerance="exact" if exact else tol)
 
     def close(self, name: str, observed: Any, expected: Any, **kwargs: Any) -> None:
-        """Compare with the dtype's stated tolerance (see :data:`spec.dtypes.TOLERANCES`)."""
+        """Compare with the dtype's stated tolerance (see :data:`spec.precision.TOLERANCES`)."""
         __tracebackhide__ = True
         self.tensor(name, observed, expected, exact=False, **kwargs)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from spec.render import slug
+from spec.versions import Versioned
 
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z][A-Z0-9]*)*-\d{3}$")
 
@@ -181,23 +182,6 @@ class TestRef:
 
 
 @dataclasses.dataclass
-class Change:
-    """A version-gated expectation found beside a claim (see :func:`spec.versions.by_version`)."""
-
-    key: str
-    values: dict[str, Any]
-    ref: str
-
-    @property
-    def claim_id(self) -> str:
-        return self.key.split("/", 1)[0]
-
-    @property
-    def observable(self) -> str:
-        return self.key.split("/", 1)[1]
-
-
-@dataclasses.dataclass
 class Claim:
     id: str
     statement: str
@@ -205,7 +189,7 @@ class Claim:
     kind: str = "rule"
     ref: str | None = None
     tests: list[TestRef] = dataclasses.field(default_factory=list)
-    changes: list[Change] = dataclasses.field(default_factory=list)
+    changes: list[Versioned] = dataclasses.field(default_factory=list)  # its recorded behaviour changes
 
     @property
     def modes(self) -> list[str]:
@@ -233,7 +217,7 @@ class Claim:
             "ref": self.ref,
             "modes": self.modes,
             "tests": [f"{t.module}::{t.name}" for t in self.tests],
-            "changes": [{"key": c.key, "values": c.values, "ref": c.ref} for c in self.changes],
+            "changes": [{"key": c.key, "values": c.values, "ref": c.ref, "note": c.note} for c in self.changes],
         }
 
 
@@ -262,7 +246,7 @@ def _literal(node: ast.AST, where: str) -> Any:
         raise ClaimError(f"{where}: claim declarations must use literal arguments") from exc
 
 
-def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str | None, dict, TestRef]], list[Change]]:
+def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str | None, dict, TestRef]], list[Versioned]]:
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text, filename=str(path))
     rel = path.relative_to(root).as_posix()
@@ -291,8 +275,9 @@ def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str |
             where = f"{rel}:{node.lineno}"
             key = _literal(node.args[0], where)
             values = _literal(node.args[1], where)
-            kw = {k.arg: _literal(k.value, where) for k in node.keywords if k.arg in ("ref",)}
-            changes.append(Change(key=key, values=values, ref=kw.get("ref", "")))
+            kw = {k.arg: _literal(k.value, where) for k in node.keywords if k.arg in ("ref", "note")}
+            # Not validated here: an invalid gate fails the claim suite, and the book shows its error.
+            changes.append(Versioned(key=key, values=values, ref=kw.get("ref", ""), note=kw.get("note", "")))
     return decls, changes
 
 
@@ -301,7 +286,7 @@ def build_registry(directory: Path | None = None) -> dict[str, Claim]:
     directory = directory or claims_dir()
     root = project_root() if directory.resolve().is_relative_to(project_root()) else directory
     decls = []
-    changes: list[Change] = []
+    changes: list[Versioned] = []
     for path in sorted(directory.rglob("test_*.py")):
         d, c = scan_file(path, root)
         decls.extend(d)
@@ -341,6 +326,16 @@ def build_registry(directory: Path | None = None) -> dict[str, Claim]:
 @cache
 def registry() -> dict[str, Claim]:
     return build_registry()
+
+
+def recorded_change(key: str, claims: dict[str, Claim] | None = None) -> Versioned:
+    """The registry's recorded behaviour change ``key`` (``"CLAIM-ID/observable"``)."""
+    claim_id = key.split("/", 1)[0]
+    claims = claims if claims is not None else registry()
+    found = [change for change in (claims[claim_id].changes if claim_id in claims else []) if change.key == key]
+    if found:
+        return found[0]
+    raise ClaimError(f"no recorded behaviour change {key!r} (by_version(...) beside claim {claim_id})")
 
 
 def resolve_ids(requested: Iterable[str], known: Iterable[str]) -> list[str]:

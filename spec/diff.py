@@ -63,11 +63,14 @@ def test_key(nodeid: str) -> str:
 def _worst(rows: list[Row]) -> dict[str, Row]:
     """Rows by test; a test seen in two runs of one side keeps its worst outcome."""
     out: dict[str, Row] = {}
-    rank = {s: i for i, s in enumerate(("fail", "fixed", "pass", "n/a", "skip", "not run"))}
+
+    def severity(row: Row) -> int:
+        return STATUSES[status_of([row.outcome])].severity
+
     for r in rows:
         key = test_key(r.nodeid)
         old = out.get(key)
-        if old is None or rank[status_of([r.outcome])] < rank[status_of([old.outcome])]:
+        if old is None or severity(r) < severity(old):
             out[key] = r
     return out
 
@@ -134,9 +137,9 @@ def compare(old: Run, new: Run, registry: dict | None = None) -> dict[str, Any]:
             if ch.changed_between(old.release, new.release):
                 entry["expectations"].append({
                     "key": ch.key,
-                    "changed_in": [v for v in ch.changed_in if _between(v, old.release, new.release)],
-                    "old": ch_value(ch.values, old.release),
-                    "new": ch_value(ch.values, new.release),
+                    "changed_in": ch.changes_between(old.release, new.release),
+                    "old": ch.value_at(old.release),
+                    "new": ch.value_at(new.release),
                     "ref": ch.ref,
                 })
         a_rows, b_rows = _worst(o_rows), _worst(n_rows)
@@ -176,18 +179,6 @@ def compare(old: Run, new: Run, registry: dict | None = None) -> dict[str, Any]:
         "regressions": regressions,
         "fixes": fixes,
     }
-
-
-def _between(v: str, a: str, b: str) -> bool:
-    lo, hi = sorted((version_key(a), version_key(b)))
-    return lo < version_key(v) <= hi
-
-
-def ch_value(values: dict[str, Any], release: str) -> Any:
-    from packaging.specifiers import SpecifierSet
-
-    hits = [value for spec, value in values.items() if SpecifierSet(spec).contains(release, prereleases=True)]
-    return hits[0] if len(hits) == 1 else None
 
 
 def _side(run: Run) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from spec import devices as devices_mod
 from spec import modes as modes_mod
 from spec import precision as dtypes_mod
 from spec import results as results_mod
+from spec.aggregate import Tally
 from spec.check import PROPERTY, Check, ClaimCheckFailed, HazardFixed, NotApplicable
+from spec.outcomes import BROKEN, UNVERIFIED
 
 STATE = pytest.StashKey[dict]()
 CLAIM_PROP = "spec.claim"
@@ -393,15 +395,15 @@ class ResultsCollector:
             return
         if NA_PROP in props and outcome == "skipped":
             outcome = "n/a"
-        if FAILURE_PROP in props and outcome in ("failed", "error"):
+        if FAILURE_PROP in props and outcome in BROKEN:
             row["failure"] = json.loads(props[FAILURE_PROP])
             if row["failure"]["kind"] == "hazard-fixed" and outcome == "failed":
                 outcome = "fixed"
         if row["outcome"] in (None, "passed") or outcome == "error":
             row["outcome"] = outcome
-        if outcome in ("skipped", "n/a"):
+        if outcome in UNVERIFIED:
             row["reason"] = props.get(NA_PROP) or _skip_reason(report)
-        elif outcome in ("failed", "error", "xfailed", "xpassed", "fixed"):
+        elif outcome != "passed":  # failed, error, xfailed, xpassed, fixed: say why
             row["message"] = _failure_text(report)
 
     @pytest.hookimpl(tryfirst=True)
@@ -410,24 +412,20 @@ class ResultsCollector:
             return
         state = _state(self.config)
         rows = list(self.rows.values())
-        outcomes = [r["outcome"] for r in rows]
-        verified = sum(o in results_mod.HELD or o in results_mod.BROKEN or o == "fixed" for o in outcomes)
+        n = Tally.of(r["outcome"] for r in rows)
         self.verdict_line = None
         if exitstatus in (0, 1) and rows:
-            broken = [o for o in outcomes if o in results_mod.BROKEN]
-            fixed = [o for o in outcomes if o == "fixed"]
-            if not verified:
+            if not n.verified:
                 session.exitstatus = EXIT_NOTHING_VERIFIED
-                n_na = outcomes.count("n/a")
                 self.verdict_line = (
                     f"autograd-spec: nothing was verified: the {len(rows)} selected tests were all skipped"
-                    + (f" or n/a ({n_na} n/a)" if n_na else "")
+                    + (f" or n/a ({n['n/a']} n/a)" if n["n/a"] else "")
                     + f" (exit {EXIT_NOTHING_VERIFIED})"
                 )
-            elif fixed and not broken:
+            elif n.fixed and not n.broken:
                 session.exitstatus = EXIT_ONLY_HAZARDS_FIXED
                 self.verdict_line = (
-                    f"autograd-spec: no rule failed; {len(fixed)} hazard test(s) report the hazard fixed "
+                    f"autograd-spec: no rule failed; {n.fixed} hazard test(s) report the hazard fixed "
                     f"(exit {EXIT_ONLY_HAZARDS_FIXED}: update their records)"
                 )
         elif exitstatus == 5 and state["collected_claim_items"] == 0 and (state["selected_claims"] or state["partial"]):

@@ -1,38 +1,35 @@
-"""The claim report printed at the end of a run: a rendering of :mod:`spec.aggregate`."""
+"""The claim report printed at the end of a run: a rendering of the run's :class:`spec.aggregate.Aggregate`."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from typing import Any
 
-from spec.aggregate import STATUSES, first_line, status_of
-from spec.results import BROKEN, HELD
+from spec.aggregate import STATUSES, Aggregate, Row, Run, first_line
+from spec.outcomes import NOT_APPLICABLE, NOT_HELD
+
+
+def run_aggregate(rows: list[dict[str, Any]], registry: dict) -> Aggregate:
+    """The aggregate of the run that just ended (its rows as the plugin collected them)."""
+    return Aggregate([Run("this run", [], [Row.from_json(r) for r in rows])], registry)
 
 
 def claim_report_lines(rows: list[dict[str, Any]], registry: dict) -> list[str]:
-    by_claim: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_claim[row["claim"]].append(row)
-    order = list(registry)
-    ids = sorted(by_claim, key=lambda c: order.index(c) if c in order else len(order))
+    agg = run_aggregate(rows, registry)
+    ids = [cid for cid in agg.claims if cid in agg.rows_of]
     lines = []
-    totals: Counter[str] = Counter()
     for cid in ids:
-        rs = by_claim[cid]
-        status = status_of(r["outcome"] for r in rs)
-        totals[status] += 1
-        n = Counter(r["outcome"] for r in rs)
-        held, broken = sum(n[o] for o in HELD), sum(n[o] for o in BROKEN)
-        statement = registry[cid].statement if cid in registry else "(not in the registry)"
+        status, n = STATUSES[agg.status(cid)], agg.tally(cid)
+        statement = agg.claims[cid].statement if cid in agg.registry else "(not in the registry)"
         extra = "".join(f" {n[o]:>2} {w}" for o, w in (("fixed", "fixed"), ("n/a", "n/a")) if n[o])
         lines.append(
-            f"{STATUSES[status].word} {cid:<{15 - len(STATUSES[status].word)}} {held:>3} passed {broken:>2} failed {n['skipped']:>3} skipped{extra}  {statement}"
+            f"{status.word} {cid:<{15 - len(status.word)}} {n.held:>3} passed {n.broken:>2} failed {n['skipped']:>3} skipped{extra}  {statement}"
         )
-        for r in rs:
-            if r["outcome"] in BROKEN or r["outcome"] == "fixed":
-                lines.append(f"       {r['nodeid']}: {first_line(r.get('message')) or r['outcome']}")
-            elif r["outcome"] == "n/a" and status == "n/a":
-                lines.append(f"       {r['nodeid']}: n/a: {first_line(r.get('reason'))}")
+        for _, r in agg.rows_of[cid]:
+            if r.outcome in NOT_HELD:
+                lines.append(f"       {r.nodeid}: {first_line(r.message) or r.outcome}")
+            elif r.outcome in NOT_APPLICABLE and status.key == "n/a":
+                lines.append(f"       {r.nodeid}: n/a: {first_line(r.reason)}")
+    totals = agg.counts(ids)
     parts = [f"{totals['pass']} hold", f"{totals['fail']} fail"]
     if totals["fixed"]:
         parts.append(f"{totals['fixed']} hazard(s) fixed")

@@ -4,7 +4,8 @@ The schema (version 2) is the JSON Schema ``spec/schemas/results-v2.json``, docu
 ``docs/results-schema.md``.  Loading validates every document against it (with ``jsonschema``)
 and turns every problem into a :class:`ResultsError` with one clear line.  Version 1 documents
 (written before execution modes, hazards and n/a existed) are upgraded in memory on load:
-see :func:`upgrade_v1`.
+see :func:`upgrade_v1`; call outcomes that older version 2 documents recorded as strings are read
+as the structured outcomes recorded today: see :func:`structure_outcomes`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,28 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from spec.outcomes import UNVERIFIED
+
 SCHEMA = "autograd-spec/results"
 SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / f"results-v{SCHEMA_VERSION}.json"
-OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed", "n/a", "fixed")
-#: Test outcomes under which a claim holds, and under which it is broken.
-HELD = frozenset({"passed", "xfailed"})
-BROKEN = frozenset({"failed", "error", "xpassed"})
-#: A hazard whose wrong value is gone (welcome, not a regression), and outcomes that verified nothing.
-FIXED = frozenset({"fixed"})
-UNVERIFIED = frozenset({"skipped", "n/a"})
+
+
+#: What a call did, in an observation of :meth:`spec.check.Check.call`: ``{"outcome": "returned"}``, or
+#: ``{"outcome": "raised", "type": ..., "message": ...}``; its expectation ``{"outcome": "returned"}`` or
+#: ``{"outcome": "raised", "matches": regex}`` (the regex is searched in ``"Type: message"``).
+RETURNED = "returned"
+RAISED = "raised"
+#: Observations that recorded a call's outcome as a string ("returned", "Type: message") before outcomes were
+#: structured (suite 0.1.0, the committed results): (claim, observation name).  :func:`structure_outcomes`
+#: reads them as the structured outcome they stand for.
+STRING_OUTCOMES = frozenset({
+    ("COMP-005", "y.backward() a second time"),
+    ("COMP-009", "d2y/dx2"),
+    ("COMP-010", "u_xx"),
+    ("COMP-011", "f(x) with fullgraph=True"),
+    ("COMP-015", "torch.func.grad_and_value(loss) compiled with fullgraph=True"),
+})
 
 
 class ResultsError(ValueError):
@@ -271,6 +284,48 @@ def validate(doc: Any, where: str) -> dict[str, Any]:
             raise ResultsError(
                 f"{where}: test entry {i} ({row['nodeid']}) runs on {row['params']['device']}, which the header says is absent"
             )
+    return structure_outcomes(doc)
+
+
+def is_call_outcome(value: Any) -> bool:
+    """Whether an observed or expected value is a call's outcome (see :data:`RETURNED`)."""
+    return isinstance(value, dict) and value.get("outcome") in (RETURNED, RAISED) and set(value) <= {
+        "outcome", "type", "message", "matches"}
+
+
+def call_outcome_text(outcome: dict[str, Any]) -> str:
+    """A call's outcome as text: ``"returned"``, or ``"Type: message"`` (what an expected pattern is searched in)."""
+    if outcome.get("outcome") == RAISED:
+        return f"{outcome.get('type')}: {outcome.get('message')}"
+    return str(outcome.get("outcome"))
+
+
+def structure_outcomes(doc: dict[str, Any]) -> dict[str, Any]:
+    """Read the call outcomes that older results recorded as strings (:data:`STRING_OUTCOMES`) as structured ones.
+
+    Observed ``"returned"`` becomes ``{"outcome": "returned"}`` and ``"Type: message"`` becomes ``{"outcome":
+    "raised", "type": "Type", "message": "message"}``; expected ``"returned"`` (or the pattern ``"returned"``)
+    becomes ``{"outcome": "returned"}`` and ``{"matches": regex}`` becomes ``{"outcome": "raised", "matches":
+    regex}``: what :meth:`spec.check.Check.call` records for the same call today, so that no reader reports a
+    change between the two.  Structured values are left as they are; the document is changed in place.
+    """
+    for row in doc["tests"]:
+        for ob in row["observations"]:
+            if (row["claim"], ob.get("name")) not in STRING_OUTCOMES or not isinstance(ob.get("observed"), str):
+                continue
+            kind, sep, message = ob["observed"].partition(": ")
+            if ob["observed"] == RETURNED:
+                ob["observed"] = {"outcome": RETURNED}
+            elif sep:
+                ob["observed"] = {"outcome": RAISED, "type": kind, "message": message}
+            else:
+                continue  # not an outcome after all: left as it was recorded
+            expected = ob.get("expected")
+            pattern = expected.get("matches") if isinstance(expected, dict) and set(expected) == {"matches"} else None
+            if expected == RETURNED or pattern == RETURNED:
+                ob["expected"] = {"outcome": RETURNED}
+            elif isinstance(pattern, str):
+                ob["expected"] = {"outcome": RAISED, "matches": pattern}
     return doc
 
 
@@ -373,16 +428,3 @@ def load_many(paths: list[str | os.PathLike], recursive: bool = False) -> list[d
         raise ResultsError("no results files given")
     return docs
 
-
-def outcome_counts(rows: list[dict[str, Any]]) -> tuple[int, int, int]:
-    """How many of the rows held, broke, and neither (skipped, n/a, hazard fixed)."""
-    held = sum(r["outcome"] in HELD for r in rows)
-    broken = sum(r["outcome"] in BROKEN for r in rows)
-    return held, broken, len(rows) - held - broken
-
-
-def claim_outcome(rows: list[dict[str, Any]]) -> str:
-    """One claim's status over its test rows (see :func:`spec.aggregate.status_of`, the one definition)."""
-    from spec.aggregate import status_of
-
-    return status_of(r["outcome"] for r in rows)

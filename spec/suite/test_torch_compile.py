@@ -12,7 +12,7 @@ import torch
 
 import spec.modes
 from spec import by_version, claim, dtypes
-from spec.check import tolerating
+from spec.check import Outcome, tolerating
 from spec.claims import modes
 from spec.suite.support import LAZY_IMPORT, SECOND_TIME
 
@@ -99,9 +99,9 @@ TRACE_AUTOGRAD_OPS = by_version(
 RETAIN_GRAD_FULLGRAPH = by_version(
     "COMP-011/retain_grad() under fullgraph=True",
     {
-        "<2.7": "compiles",
-        ">=2.7,<2.8": r"^Unsupported: retain_grad does not work with AOTDispatcher",
-        ">=2.8": r"^Unsupported: Tensor\.retain_grad\(\) with AOTDispatcher",
+        "<2.7": {"outcome": "returned"},
+        ">=2.7,<2.8": {"outcome": "raised", "matches": r"^Unsupported: retain_grad does not work with AOTDispatcher"},
+        ">=2.8": {"outcome": "raised", "matches": r"^Unsupported: Tensor\.retain_grad\(\) with AOTDispatcher"},
     },
     ref="https://github.com/pytorch/pytorch/pull/146214",
     note="issue https://github.com/pytorch/pytorch/issues/146212; confirmed by observation: compiles on every "
@@ -111,7 +111,7 @@ RETAIN_GRAD_FULLGRAPH = by_version(
 #: module under vmap(grad(...)).
 FUNC_FULLGRAPH = by_version(
     "COMP-015/torch.func PINN loss under fullgraph=True",
-    {"<2.5": r"^Unsupported: ", ">=2.5": "returned"},
+    {"<2.5": {"outcome": "raised", "matches": r"^Unsupported: "}, ">=2.5": {"outcome": "returned"}},
     ref="https://github.com/pytorch/pytorch/issues/94851",
     note="unconfirmed: the reference is an earlier torch.func x torch.compile failure, not this one; the range is "
     "confirmed by observation: Unsupported on every release 2.1.2 to 2.4.1, compiles on every release 2.5.1 to "
@@ -120,8 +120,12 @@ FUNC_FULLGRAPH = by_version(
 
 #: What each mode does for the same code (the eager row is the reference the compiled rows are compared to).
 GRAD_FN_NAME = {"eager": r"^MulBackward0$", "aot_eager": COMPILED_NODE, "inductor": COMPILED_NODE}
-SAVED_NOTHING_TWICE = {"eager": "accumulates", "aot_eager": SECOND_TIME, "inductor": SECOND_TIME}
-SECOND_DERIVATIVE = {"eager": "returns 18", "aot_eager": DOUBLE_BACKWARD, "inductor": DOUBLE_BACKWARD}
+#: What the second backward does: eager accumulates x.grad to 2, a compiled region's graph is freed.
+SAVED_NOTHING_TWICE = {"eager": Outcome.returned(2.0), "aot_eager": Outcome.raised(SECOND_TIME),
+                       "inductor": Outcome.raised(SECOND_TIME)}
+#: What differentiating dy/dx again does: eager gives 18, a compiled backward refuses.
+SECOND_DERIVATIVE = {"eager": Outcome.returned(18.0), "aot_eager": Outcome.raised(r"^RuntimeError: " + DOUBLE_BACKWARD),
+                     "inductor": Outcome.raised(r"^RuntimeError: " + DOUBLE_BACKWARD)}
 NON_LEAF_GRAD_START = r"The \.grad attribute of a Tensor that is not a leaf Tensor is being accessed"
 INPLACE_ON_LEAF = r"a leaf Variable that requires grad is being used in an in-place operation"
 INPLACE_ERROR_TYPE = {"eager": r"^RuntimeError$", "aot_eager": r"^TorchRuntimeError$", "inductor": r"^TorchRuntimeError$"}
@@ -142,16 +146,6 @@ def cube_and_sine(x):
     """The function of the inductor rows: one graph for all of them, so inductor compiles it once per process
     (and not at all with a warm FX graph cache)."""
     return x * x * x, x.sin()
-
-
-def what(fn):
-    """``"returned"`` or ``"<ExceptionType>: <message>"``, plus the value (None after an exception)."""
-    from spec.check import message_text
-
-    try:
-        return "returned", fn()
-    except Exception as exc:  # noqa: BLE001 - the outcome is the observation
-        return f"{type(exc).__name__}: {message_text(exc)}", None
 
 
 def mlp(device, dtype):
@@ -300,13 +294,11 @@ def test_compiled_graph_that_saved_nothing_is_freed(mode, device, dtype, check):
 
     y = check.works("y = f(x)", lambda: f(x))
     y.backward()
-    outcome, _ = what(y.backward)
     expected = SAVED_NOTHING_TWICE[mode]
-    if expected == "accumulates":
-        check.equal("y.backward() a second time", outcome, "returned")
-        check.tensor("x.grad after two backward calls", x.grad, 2.0, dtype=dtype, device=device)
+    check.call("y.backward() a second time", y.backward, expected)
+    if expected.returns:
+        check.tensor("x.grad after two backward calls", x.grad, expected.value, dtype=dtype, device=device)
     else:
-        check.matches("y.backward() a second time", outcome, expected)
         check.tensor("x.grad (the first backward only)", x.grad, 1.0, dtype=dtype, device=device)
 
 
@@ -387,13 +379,10 @@ def test_compiled_backward_is_not_differentiable(mode, device, dtype, check):
     (dy,) = torch.autograd.grad(y, x, create_graph=True)
     check.tensor("dy/dx", dy, 27.0, dtype=dtype, device=device)
     check.flags("dy/dx", dy, requires_grad=True)
-    outcome, second = what(lambda: torch.autograd.grad(dy, x))
     expected = SECOND_DERIVATIVE[mode]
-    if expected == "returns 18":
-        check.equal("d2y/dx2", outcome, "returned")
-        check.tensor("d2y/dx2", second[0], 18.0, dtype=dtype, device=device)
-    else:
-        check.matches("d2y/dx2", outcome, r"^RuntimeError: " + expected)
+    second = check.call("d2y/dx2", lambda: torch.autograd.grad(dy, x), expected)
+    if expected.returns:
+        check.tensor("d2y/dx2", second[0], expected.value, dtype=dtype, device=device)
 
 
 @claim(
@@ -415,12 +404,10 @@ def test_compiled_network_has_no_second_input_derivative(mode, device, dtype, ch
     u = check.works("u = model(x)", lambda: model(x))
     (ux,) = torch.autograd.grad(u.sum(), x, create_graph=True)
     check.close("u_x (first order is right)", ux, torch.autograd.grad(net(x).sum(), x)[0], dtype=dtype, device=device)
-    outcome, uxx = what(lambda: torch.autograd.grad(ux.sum(), x))
-    if mode == "eager":
-        check.equal("u_xx", outcome, "returned")
-        check.close("u_xx", uxx[0], truth, dtype=dtype, device=device)
-    else:
-        check.matches("u_xx", outcome, UXX_COMPILED_MESSAGE)
+    expected = Outcome.returned(truth) if mode == "eager" else Outcome.raised(UXX_COMPILED_MESSAGE)
+    uxx = check.call("u_xx", lambda: torch.autograd.grad(ux.sum(), x), expected)
+    if expected.returns:
+        check.close("u_xx", uxx[0], expected.value, dtype=dtype, device=device)
 
 
 @claim(
@@ -439,19 +426,17 @@ def test_compiled_retain_grad(mode, device, dtype, check):
         return y, y * x
 
     x = torch.tensor(3.0, requires_grad=True, device=device, dtype=dtype)
+    compiles = Outcome.of(RETAIN_GRAD_FULLGRAPH.current()).returns
     if mode != "eager":
         strict = spec.modes.compiled(f, mode, fullgraph=True)
-        outcome, result = what(lambda: strict(x))
-        if RETAIN_GRAD_FULLGRAPH.current() == "compiles":
-            check.equal("f(x) with fullgraph=True", outcome, "returned")
+        result = check.call("f(x) with fullgraph=True", lambda: strict(x), RETAIN_GRAD_FULLGRAPH)
+        if compiles:
             result[1].backward()
             with tolerating(UserWarning, NON_LEAF_GRAD_START):
                 check.none("y.grad (retain_grad compiled away)", result[0].grad)
             x.grad = None
-        else:
-            check.matches("f(x) with fullgraph=True", outcome, RETAIN_GRAD_FULLGRAPH)
     g = spec.modes.compiled(f, mode)
-    if RETAIN_GRAD_FULLGRAPH.current() == "compiles" and mode != "eager":
+    if compiles and mode != "eager":
         return  # before torch 2.7 the default compile drops the retain_grad too (recorded above)
     y, z = check.works("y, z = f(x)", lambda: g(x))
     z.backward()
@@ -588,9 +573,9 @@ def test_compiled_func_pinn_loss(mode, device, dtype, check):
                     dtype=dtype, device=device)
         return
     f = spec.modes.compiled(torch.func.grad_and_value(loss), mode, fullgraph=True)
-    outcome, result = what(lambda: f(params, xs))
-    check.matches("torch.func.grad_and_value(loss) compiled with fullgraph=True", outcome, FUNC_FULLGRAPH)
-    if result is None:
+    result = check.call("torch.func.grad_and_value(loss) compiled with fullgraph=True", lambda: f(params, xs),
+                        FUNC_FULLGRAPH)
+    if Outcome.of(FUNC_FULLGRAPH.current()).raises:
         return
     grads, value = result
     check.close("loss (torch.autograd's as the reference)", value, truth_value, dtype=dtype, device=device)

@@ -4,7 +4,7 @@ A method knows its name, its one-line description, its family, how to build a ze
 callable for each workload it applies to, and, for every workload or size it does not apply
 to, the reason ("n/a: ..."). Compiled variants (issue 12) are methods too: ``<base>_compiled``
 wraps the eager method's callable in ``torch.compile(fullgraph=True)`` (backend inductor);
-nested autograd needs ``torch._dynamo.config.trace_autograd_ops = True`` (torch >= 2.13).
+nested autograd needs ``torch._dynamo.config.trace_autograd_ops = True`` (torch >= 2.11, as claim COMP-013 records).
 A compiled method's first call (the compile) is timed apart (``compile_seconds``), and the
 method is still checked against the float64 reference before it is timed.
 
@@ -241,7 +241,8 @@ COMPILED_PARAMS: dict[str, tuple[int, ...]] = {"derivative": (2, 4), "laplacian"
 COMPILE_BACKEND = "inductor"
 #: torch.func methods compile as they are; nested autograd needs trace_autograd_ops
 COMPILED_BASES = ("nested_grad", "func_jacrev", "func_jacfwd", "func_hessian", "func_jvp_grad")
-TRACE_AUTOGRAD_OPS_SINCE = "2.13"
+#: the release that has it: the recorded change "COMP-013/torch._dynamo.config.trace_autograd_ops exists" (a meta test checks)
+TRACE_AUTOGRAD_OPS_SINCE = "2.11"
 
 
 def cxx_compiler_missing() -> str | None:

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from spec.outcomes import BROKEN, FIXED, NOT_HELD, VERIFIED  # noqa: E402
 from tests.meta import mutation  # noqa: E402
 
 #: The name of the baseline job (unpatched torch).
@@ -48,9 +49,6 @@ BASELINE = "(unpatched torch)"
 #: Verdicts of one (mutant, claim) pair.  The first two are kills.
 KILL_VERDICTS = ("check", "hazard-fixed")
 VERDICTS = KILL_VERDICTS + ("exception", "survived", "not-verifiable")
-#: Row outcomes under which a test verified something (held or broke).
-VERIFIED = frozenset({"passed", "failed", "error", "xfailed", "xpassed", "fixed"})
-NOT_HELD = frozenset({"failed", "error", "xpassed", "fixed"})
 PYTEST_ARGS = (
     "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "--no-claim-report", "--device", "cpu", "--tb=native",
     # spec is imported before the root conftest registers it for assertion rewriting: harmless here
@@ -101,9 +99,9 @@ def failure_kind(row: dict) -> str | None:
     failure = row.get("failure") or {}
     if failure.get("kind"):
         return failure["kind"]
-    if row.get("outcome") == "fixed":
+    if row.get("outcome") in FIXED:
         return "hazard-fixed"
-    if row.get("outcome") in ("failed", "error"):
+    if row.get("outcome") in BROKEN:
         return "exception"  # a failure the plugin did not classify: not a recorded check
     return None
 

@@ -9,8 +9,9 @@ import pytest
 from spec import aggregate as agg_mod
 from spec import claims as claims_module
 from spec.aggregate import ANY_DEVICE, STATUSES, Aggregate, first_line, runs_of, status_of, version_key
-from spec.claims import Change, Claim
+from spec.claims import Claim
 from spec.results import ResultsError, load, load_many
+from spec.versions import Versioned
 from tests.meta.conftest import make_results, make_row
 
 
@@ -51,6 +52,35 @@ def test_every_status_has_one_word_label_and_symbols():
 
     for module in (book, matrix, report, diff):  # renderers use the one definition
         assert module.STATUSES is STATUSES
+
+
+def test_the_outcome_vocabulary_is_defined_once():
+    """Outcome names, their groups and the status order live in spec.outcomes; every other module imports them
+    (no collection literal elsewhere spells two outcomes or statuses), and the schema's enum lists the same."""
+    import ast
+    from pathlib import Path
+
+    from spec import aggregate, diff, docs, matrix, outcomes, plugin, report, results
+    from tests.meta import proof
+
+    root = Path(outcomes.__file__).resolve().parents[1]
+    names = set(outcomes.OUTCOMES) | set(outcomes.STATUSES)
+    files = [p for p in sorted((root / "spec").rglob("*.py")) if p.name != "outcomes.py"] + [root / "tests/meta/proof.py"]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                words = {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)} & names
+                assert len(words) < 2, f"{path.relative_to(root)}:{node.lineno} spells {sorted(words)}: use spec.outcomes"
+    assert not hasattr(aggregate, "SEVERITY") and not hasattr(results, "claim_outcome")
+    for module in (aggregate, diff, docs, matrix, report):
+        assert getattr(module, "STATUSES", outcomes.STATUSES) is outcomes.STATUSES
+    assert proof.VERIFIED is outcomes.VERIFIED and proof.NOT_HELD is outcomes.NOT_HELD
+    assert plugin.UNVERIFIED is results.UNVERIFIED is outcomes.UNVERIFIED
+    schema = json.loads(results.SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert set(schema["$defs"]["row"]["properties"]["outcome"]["enum"]) == set(outcomes.OUTCOMES)
+    groups = (outcomes.HELD, outcomes.BROKEN, outcomes.FIXED, outcomes.NOT_APPLICABLE, outcomes.SKIPPED)
+    assert sorted(o for g in groups for o in g) == sorted(outcomes.OUTCOMES)  # every outcome in exactly one group
+    assert [s.key for s in outcomes.BY_SEVERITY] == ["fail", "fixed", "pass", "n/a", "skip", "not run"]
 
 
 def test_first_line_and_version_order():
@@ -97,7 +127,7 @@ def test_an_absent_device_is_not_run_with_its_reason(write_results):
 
 
 def test_changes_come_from_the_registry(write_results):
-    change = Change("LEAF-001/message", {"<2.10": "old", ">=2.10": "new"}, "https://x/pr/10")
+    change = Versioned("LEAF-001/message", {"<2.10": "old", ">=2.10": "new"}, "https://x/pr/10")
     registry = {"LEAF-001": demo_claim(changes=[change])}
     docs = [load(write_results(f"{v}.json", make_results(v))) for v in ("2.9.1", "2.10.0", "2.11.0")]
     agg = Aggregate(runs_of(docs), registry)
@@ -108,8 +138,8 @@ def test_changes_come_from_the_registry(write_results):
 
 
 def test_an_invalid_gate_is_reported_not_hidden():
-    bad = Change("LEAF-001/x", {"<2.4": 1, ">=2.5": 2}, "r")
-    [ch] = agg_mod.recorded_changes(demo_claim(changes=[bad]))
+    bad = Versioned("LEAF-001/x", {"<2.4": 1, ">=2.5": 2}, "r")
+    [ch] = Aggregate([], {"LEAF-001": demo_claim(changes=[bad])}).changes["LEAF-001"]
     assert ch.changed_in == [] and ch.error.startswith("invalid version gate: LEAF-001/x: torch 2.4.1 matches 0 branches")
 
 
@@ -221,3 +251,75 @@ def test_rows_are_validated_by_their_skeletons_without_losing_an_error(write_res
     doc["tests"][37]["duration"] = 1.5
     with pytest.raises(ResultsError, match=r"at tests\[41\]\.observations\[0\]\.ok: 'yes' is not of type 'boolean'"):
         load(write_results("bad2.json", doc))
+
+
+# --------------------------------------------------------------------------- call outcomes
+
+
+DOUBLE_BACKWARD = "torch.compile with aot_autograd does not currently support double backward"
+
+
+def recorded_by_check_call(fn, expected):
+    """The observation Check.call records today for ``fn`` (the reference the old strings must read as)."""
+    from spec.check import Check, ClaimCheckFailed
+
+    check = Check(["COMP-009"], {"device": "cpu"})
+    try:
+        check.call("d2y/dx2", fn, expected)
+    except ClaimCheckFailed:
+        pass
+    [ob] = check.observations
+    return ob
+
+
+def test_old_string_outcomes_read_as_the_structured_ones(write_results):
+    """Results written before outcomes were structured ("returned", "Type: message") read as what Check.call
+    records today for the same call; other string observations stay strings, and the book shows both as before."""
+    from spec.check import Outcome
+
+    def boom():
+        raise RuntimeError(DOUBLE_BACKWARD)
+
+    old_raised = make_row("COMP-009", name="d2y/dx2", mode="aot_eager", observed=f"RuntimeError: {DOUBLE_BACKWARD}",
+                          expected={"matches": r"^RuntimeError: torch\.compile"})
+    old_returned = make_row("COMP-009", name="d2y/dx2", observed="returned", expected="returned",
+                            nodeid="t.py::test_comp_009[cpu-float64-eager]")
+    old_regex_returned = make_row("COMP-015", name="torch.func.grad_and_value(loss) compiled with fullgraph=True",
+                                  mode="aot_eager", observed="returned", expected={"matches": "returned"})
+    other = make_row("CPLX-003", name="f.backward() without a seed", observed="returned", expected={"matches": "^returned$"})
+    doc = load(write_results("old.json", make_results("2.13.0", tests=[old_raised, old_returned, old_regex_returned, other])))
+    rows = {r["nodeid"]: r["observations"][0] for r in doc["tests"]}
+    raised, returned = rows[old_raised["nodeid"]], rows[old_returned["nodeid"]]
+    new_raised = recorded_by_check_call(boom, Outcome.raised(r"^RuntimeError: torch\.compile"))
+    assert raised["observed"] == new_raised["observed"] == {"outcome": "raised", "type": "RuntimeError", "message": DOUBLE_BACKWARD}
+    assert raised["expected"] == new_raised["expected"] == {"outcome": "raised", "matches": r"^RuntimeError: torch\.compile"}
+    new_returned = recorded_by_check_call(lambda: 18.0, Outcome.returned(18.0))
+    assert returned["observed"] == new_returned["observed"] == {"outcome": "returned"}
+    assert returned["expected"] == new_returned["expected"] == {"outcome": "returned"}
+    assert rows[old_regex_returned["nodeid"]]["expected"] == {"outcome": "returned"}  # "returned" was a pattern
+    assert rows[other["nodeid"]]["observed"] == "returned"  # not a call outcome of the table: as recorded
+    # shown as the strings were
+    assert agg_mod.format_value(raised["observed"]) == f"RuntimeError: {DOUBLE_BACKWARD}"
+    assert agg_mod.format_value(raised["expected"], expected=True) == r"text matching ^RuntimeError: torch\.compile"
+    assert agg_mod.format_value(returned["observed"]) == agg_mod.format_value(returned["expected"], expected=True) == "returned"
+    assert agg_mod.as_text(raised["observed"]) == f"RuntimeError: {DOUBLE_BACKWARD}"
+
+
+def test_the_committed_results_hold_no_string_outcome_after_loading():
+    from pathlib import Path
+
+    from spec.results import STRING_OUTCOMES, is_call_outcome
+
+    folder = Path(__file__).resolve().parents[2] / "docs" / "matrix" / "results"
+    if not sorted(folder.glob("*.json")):
+        pytest.skip("docs/matrix/results is not committed")
+    seen = 0
+    for doc in load_many([folder]):
+        for row in doc["tests"]:
+            for ob in row["observations"]:
+                if (row["claim"], ob["name"]) in STRING_OUTCOMES and not isinstance(ob["observed"], dict | list):
+                    pytest.fail(f"{doc['_path']}: {row['nodeid']}: {ob['name']} is still {ob['observed']!r}")
+                if (row["claim"], ob["name"]) in STRING_OUTCOMES and is_call_outcome(ob["observed"]):
+                    seen += 1
+                    assert is_call_outcome(ob["expected"]), (row["nodeid"], ob)
+    assert seen > 100

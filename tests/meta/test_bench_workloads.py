@@ -16,6 +16,18 @@ torch = pytest.importorskip("torch")
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def test_trace_autograd_ops_since_is_the_recorded_release():
+    """The benchmarks gate nested-autograd compiles on the release the claims record for trace_autograd_ops."""
+    from packaging.version import Version
+
+    from spec.claims import recorded_change
+
+    change = recorded_change("COMP-013/torch._dynamo.config.trace_autograd_ops exists")
+    [since] = change.changed_in
+    assert change.for_version(since) is True
+    assert Version(since).release[:2] == Version(bm.TRACE_AUTOGRAD_OPS_SINCE).release[:2]
+
+
 def test_case_ids_round_trip_and_every_method_builds_or_says_why_not():
     cases = bm.all_cases()
     assert len({c.id for c in cases}) == len(cases)

@@ -7,7 +7,8 @@ import json
 
 from spec import claims as claims_module
 from spec import diff
-from spec.claims import Change, Claim
+from spec.claims import Claim
+from spec.versions import Versioned
 from tests.meta.conftest import make_results, make_row
 from tests.meta.test_cli import one_line_error, spec
 
@@ -16,7 +17,7 @@ def demo_registry() -> dict[str, Claim]:
     test = claims_module.TestRef("spec/suite/test_demo.py", "test_demo", 3, "def test_demo(check):\n    pass")
     return {
         "LEAF-001": Claim("LEAF-001", "A demo claim whose message changed in torch 2.10.", "Leaf tensors", tests=[test],
-                          changes=[Change("LEAF-001/message", {"<2.10": "old text", ">=2.10": "new text"}, "https://x/pr/10")]),
+                          changes=[Versioned("LEAF-001/message", {"<2.10": "old text", ">=2.10": "new text"}, "https://x/pr/10")]),
     }
 
 
@@ -130,3 +131,30 @@ def test_a_claim_without_a_device_is_any_device(write_results):
     proc = spec("diff", write_results("a.json", old), write_results("b.json", new))
     assert proc.returncode == 1 and "REGRESSION any device eager: pass -> fail" in proc.stdout
     assert "cpu eager" not in proc.stdout
+
+
+def test_an_old_string_outcome_and_its_structured_form_are_no_change(write_results):
+    """Results written before outcomes were structured ("returned", "Type: message") and today's structured
+    outcomes of the same calls: the diff reports nothing (the reader normalizes the old strings)."""
+    name = "y.backward() a second time"
+    message = "Trying to backward through the graph a second time (or directly access saved tensors ...)"
+
+    def rows(returned, raised, expected_returned, expected_raised):
+        return [make_row("COMP-005", name=name, observed=returned, expected=expected_returned,
+                         nodeid="spec/suite/test_modes_compile.py::test_saved_nothing[cpu-float64-eager]"),
+                make_row("COMP-005", name=name, mode="aot_eager", observed=raised, expected=expected_raised,
+                         nodeid="spec/suite/test_modes_compile.py::test_saved_nothing[cpu-float64-aot_eager]")]
+
+    old = rows("returned", f"RuntimeError: {message}", "returned", {"matches": "(?s)Trying to backward"})
+    new = rows({"outcome": "returned"}, {"outcome": "raised", "type": "RuntimeError", "message": message},
+               {"outcome": "returned"}, {"outcome": "raised", "matches": "(?s)Trying to backward"})
+    a = diff.load_side(str(write_results("old.json", make_results("2.13.0", tests=old))), "OLD")
+    b = diff.load_side(str(write_results("new.json", make_results("2.14.1", tests=new))), "NEW")
+    assert diff.compare(a, b, {})["changed_claims"] == []
+    # a real change of outcome is still one, shown as the text it was
+    changed = rows("returned", {"outcome": "returned"}, "returned", {"outcome": "raised", "matches": "x"})
+    c = diff.load_side(str(write_results("changed.json", make_results("2.15.0", tests=changed))), "NEW")
+    [entry] = diff.compare(a, c, {})["changed_claims"]
+    [test] = entry["tests"]
+    assert test["values"][0]["old"] == {"outcome": "raised", "type": "RuntimeError", "message": message}
+    assert f"old: RuntimeError: {message}" in diff.render_text(diff.compare(a, c, {}))

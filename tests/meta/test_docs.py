@@ -15,8 +15,9 @@ import pytest
 
 from spec import book, render
 from spec import claims as claims_module
-from spec.claims import SECTION_NAMES, Change, Claim, project_root, registry
+from spec.claims import SECTION_NAMES, Claim, project_root, registry
 from spec.results import SCHEMA, SCHEMA_VERSION
+from spec.versions import Versioned
 
 ROOT = project_root()
 BOOK = ROOT / "docs" / "book"
@@ -206,7 +207,8 @@ def test_version_gated_changes_are_shown_with_their_reference(jinja, tmp_path):
         "A demo claim whose message changed.",
         "Leaf tensors",
         tests=[claims_module.TestRef("spec/suite/test_demo.py", "test_demo", 3, "def test_demo(check):\n    pass")],
-        changes=[Change("DEMO-001/message", {"<2.4": "old text", ">=2.4": "new text"}, "https://github.com/pytorch/pytorch/pull/1")],
+        changes=[Versioned("DEMO-001/message", {"<2.4": "old text", ">=2.4": "new text"}, "https://github.com/pytorch/pytorch/pull/1",
+                           note="confirmed by observation: old on 2.0.1, new on 2.13.0 <and> *more*")],
     )
     r_old = row("DEMO-001", "cpu", "passed")
     r_old["expectations"] = [{"key": "DEMO-001/message", "branch": "<2.4", "expected": "old text"}]
@@ -224,6 +226,9 @@ def test_version_gated_changes_are_shown_with_their_reference(jinja, tmp_path):
     assert "  - torch `<2.4`: `old text` (applied in these results to 2.0.1)" in md
     assert "  - torch `>=2.4`: `new text` (applied in these results to 2.13.0)" in md
     assert '<a href="https://github.com/pytorch/pytorch/pull/1">pytorch/pytorch#1</a>' in files["index.html"]
+    # the note of the by_version declaration is shown with its change
+    assert "  - note: confirmed by observation: old on 2.0.1, new on 2.13.0 \\<and> \\*more\\*\n  - torch `<2.4`" in md
+    assert '<div class="muted">Note: confirmed by observation: old on 2.0.1, new on 2.13.0 &lt;and&gt; *more*</div>' in files["index.html"]
 
 
 def demo(cid: str = "DEMO-001", kind: str = "rule") -> Claim:

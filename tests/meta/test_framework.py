@@ -30,7 +30,7 @@ class TestVersions:
         v = by_version("DEMO-001/message", {"<2.4": "old", ">=2.4": "new"}, ref="https://example.org/pr/1")
         assert v.for_version("2.3.1") == "old" and v.for_version("2.4.1+cpu") == "new"
         assert v.for_version("2.16.0.dev20261101") == "new"  # unrecorded: newest expectations
-        assert v.changed_in() == ["2.4.1"]
+        assert v.changed_in == ["2.4.1"]
         assert v.describe("2.0.1")["branch"] == "<2.4"
 
     def test_by_version_rejects_gaps_and_overlaps(self):
@@ -80,6 +80,27 @@ class TestRegistry:
             assert c.tests, c.id
             unquoted = re.sub(r"'[^']*'|`[^`]*`|\"[^\"]*\"", "''", c.statement)
             assert not re.search(r"[.!?] +[A-Z]", unquoted), f"{c.id}: one sentence, please"
+
+    def test_the_registry_holds_every_recorded_change_with_its_note(self):
+        """One concept: the registry reads every by_version(...) beside the claims, note included, as the Versioned
+        that by_version returns; the aggregation uses those objects (no second class, no second reading)."""
+        from spec import aggregate, claims
+        from spec.claims import recorded_change
+        from spec.versions import Versioned
+
+        changes = [ch for c in registry().values() for ch in c.changes]
+        assert changes and all(type(ch) is Versioned and ch.error is None for ch in changes)
+        sources = [p.read_text(encoding="utf-8") for p in sorted(claims.claims_dir().rglob("test_*.py"))]
+        assert len(changes) == sum(len(re.findall(r"\bby_version\(", text)) for text in sources)
+        noted = [ch for ch in changes if ch.note]
+        assert len(noted) == sum(len(re.findall(r"^\s+note=", text, re.M)) for text in sources) >= 28
+        comp013 = recorded_change("COMP-013/torch._dynamo.config.trace_autograd_ops exists")
+        assert comp013.note.startswith("confirmed by observation") and comp013.changed_in == ["2.11.0"]
+        assert registry()["COMP-013"].as_json()["changes"][0]["note"] == comp013.note
+        assert aggregate.Aggregate([], registry()).changes["COMP-013"][0] is comp013
+        assert not hasattr(claims, "Change") and not hasattr(aggregate, "Change")
+        with pytest.raises(ClaimError, match="no recorded behaviour change"):
+            recorded_change("COMP-013/nothing")
 
     def test_declaration_errors(self, tmp_path):
         (tmp_path / "test_x.py").write_text(
@@ -149,6 +170,60 @@ class TestCheck:
             with check.no_warning("w", UserWarning):
                 warnings.warn("oops", UserWarning, stacklevel=2)
 
+    def test_a_failed_check_shows_one_traceback(self):
+        """A check that fails while an exception is handled (a call that raised, a ``raises`` block that caught
+        the wrong exception) raises ClaimCheckFailed without chaining: pytest shows one traceback, not two."""
+        import traceback
+
+        check, _ = self.make()
+
+        def boom():
+            raise ValueError("boom")
+
+        failures = []
+        with pytest.raises(ClaimCheckFailed) as info:
+            check.works("f()", boom)
+        failures.append(info.value)
+        with pytest.raises(ClaimCheckFailed) as info:
+            with check.raises("e", RuntimeError, "boom"):
+                boom()
+        failures.append(info.value)
+        for exc in failures:
+            assert exc.__cause__ is None and exc.__suppress_context__
+            text = "".join(traceback.format_exception(exc))
+            assert "During handling of the above exception" not in text and text.count("Traceback") == 1
+
+    def test_call_records_a_structured_outcome(self):
+        """check.call: what a call did, as {"outcome": ...}, checked against an Outcome (or a by_version of one)."""
+        from spec.check import Outcome
+
+        check, _ = self.make()
+        assert check.call("f()", lambda: 18, Outcome.returned(18)) == 18
+        assert check.call("g()", lambda: 1 / 0, Outcome.raised(r"^ZeroDivisionError: division")) is None
+        gate = by_version("DEMO-001/g()", {"<2.0": {"outcome": "returned"}, ">=2.0": {"outcome": "raised", "matches": "zero"}},
+                          ref="https://example.org/1")
+        check.call("g() again", lambda: 1 / 0, gate)
+        assert [ob["observed"] for ob in check.observations] == [
+            {"outcome": "returned"},
+            {"outcome": "raised", "type": "ZeroDivisionError", "message": "division by zero"},
+            {"outcome": "raised", "type": "ZeroDivisionError", "message": "division by zero"},
+        ]
+        assert [ob["expected"] for ob in check.observations] == [
+            {"outcome": "returned"},
+            {"outcome": "raised", "matches": r"^ZeroDivisionError: division"},
+            {"outcome": "raised", "matches": "zero"},
+        ]
+        assert check.expectations[0]["key"] == "DEMO-001/g()"
+        with pytest.raises(ClaimCheckFailed, match="h: expected the call to return, observed ZeroDivisionError: division"):
+            check.call("h", lambda: 1 / 0, Outcome.returned())
+        with pytest.raises(ClaimCheckFailed, match="k: expected an exception matching 'zero', observed returned"):
+            check.call("k", lambda: 1, {"outcome": "raised", "matches": "zero"})
+        with pytest.raises(ClaimCheckFailed, match=r"expected an exception matching '\^ValueError'"):
+            check.call("m", lambda: 1 / 0, Outcome.raised("^ValueError"))
+        assert [ob["ok"] for ob in check.observations] == [True, True, True, False, False, False]
+        with pytest.raises(TypeError, match="not an outcome"):
+            check.call("n", lambda: 1, "returned")  # the strings are gone: an outcome is structured
+
     def test_versioned_expectation_is_recorded(self):
         check, _ = self.make()
         v = by_version("DEMO-001/message", {"<2.0": "never", ">=2.0": "boom"}, ref="https://example.org/1")
@@ -184,13 +259,20 @@ class TestClaimReport:
         assert ": hazard fixed in torch 2.15.0: x is now 1.0" in text
         assert lines[-1] == "claims: 1 hold, 1 fail, 1 hazard(s) fixed, 1 n/a everywhere, 1 skipped everywhere (5 claims, 5 tests)"
 
-    def test_claim_outcome_is_the_one_status_definition(self):
-        from spec.aggregate import status_of
-        from spec.results import claim_outcome
+    def test_the_report_renders_the_runs_aggregate(self):
+        """The report's statuses and counts are those of the Aggregate of the run (the one status definition)."""
+        from spec.aggregate import STATUSES, status_of
+        from spec.report import claim_report_lines, run_aggregate
 
-        for row in self.rows():
-            assert claim_outcome([row]) == status_of([row["outcome"]])
-        assert claim_outcome([{"outcome": "n/a"}]) == "n/a"  # never "pass"
+        rows = self.rows()
+        agg = run_aggregate(rows, registry())
+        lines = claim_report_lines(rows, registry())
+        for row in rows:
+            status = agg.status(row["claim"])
+            assert status == status_of([row["outcome"]])
+            assert any(line.startswith(f"{STATUSES[status].word} {row['claim']} ") for line in lines)
+        assert agg.status("LEAF-002") == "n/a"  # never "pass"
+        assert agg.counts(agg.rows_of) == {"pass": 1, "fail": 1, "fixed": 1, "n/a": 1, "skip": 1, "not run": 0}
 
 
 def test_mode_all_is_recognised_however_it_is_spaced():

@@ -119,39 +119,51 @@ def min_norm_clamp(torch, x, lo=None, hi=None):
 DOUBLE_BACKWARD = "does not currently support double backward"
 
 
-def hazard_present(name: str) -> bool:
-    """Whether the hazard recorded as ``name`` in the claims' module is present in the running torch."""
-    import spec.suite.test_torch_compile as claims
-
-    return bool(getattr(claims, name).current())
+#: The recorded behaviour changes (the registry's by_version data beside the claims) that decide what a mutant kills.
+FUNC_FULLGRAPH = "COMP-015/torch.func PINN loss under fullgraph=True"
 
 
-def when(name: str, holds, *claims: str) -> list[str]:
-    """``claims`` if ``holds(value)`` for the value that the version data ``name`` beside the claims (in
-    spec/suite/test_torch_compile.py) has on the installed torch, else nothing.
+TRACE_AUTOGRAD_OPS = "COMP-013/torch._dynamo.config.trace_autograd_ops exists"
+
+
+SILENT_UXX = "HZ-040/u_xx through a compiled network is silently zero"
+
+
+ZERO_HESSIAN = "HZ-042/autograd.functional.hessian inside a compiled function is zero"
+
+
+DROPPED_MUTATION = "HZ-043/in-place update of a 0-dim float64 input is dropped"
+
+
+CONSTANT_INPUT_GRADIENT = "HZ-044/u_x from a compiled autograd.grad is a constant"
+
+
+def recorded(key: str):
+    """The registry's recorded behaviour change ``key`` (read from the claims' source: no torch import)."""
+    from spec.claims import recorded_change
+
+    return recorded_change(key)
+
+
+def hazard_present(key: str) -> bool:
+    """Whether the hazard whose presence is recorded as ``key`` is present in the running torch."""
+    return bool(recorded(key).current())
+
+
+def when(key: str, holds, *claims: str) -> list[str]:
+    """``claims`` if ``holds(value)`` for the value that the recorded change ``key`` has on the installed torch,
+    else nothing.
 
     Some compiled rows verify a value only on some releases (before torch 2.11 COMP-013/014 are n/a, before 2.5
     COMP-015 only records Unsupported): a mutant of that value kills them there only.  Mutants are loaded before
-    torch is imported, so the data is read from the source and the version from the installed distribution.
+    torch is imported, so the version is that of the installed distribution.
     """
-    import ast
     import os
     from importlib.metadata import version
-    from pathlib import Path
-
-    from spec.versions import by_version
 
     if os.environ.get("SPEC_MUTANTS_ALL_RELEASES"):
         return list(claims)  # the mutants index: what a mutant kills on some release
-
-    source = Path(__file__).resolve().parents[3] / "spec" / "suite" / "test_torch_compile.py"
-    for node in ast.parse(source.read_text()).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
-            call = node.value
-            key, values = (ast.literal_eval(arg) for arg in call.args)
-            gate = by_version(key, values, ref=ast.literal_eval(next(k.value for k in call.keywords if k.arg == "ref")))
-            return list(claims) if holds(gate.for_version(version("torch"))) else []
-    raise LookupError(f"{name} is not assigned in {source}")
+    return list(claims) if holds(recorded(key).for_version(version("torch"))) else []
 
 
 def wrap_compiled(torch, wrap):

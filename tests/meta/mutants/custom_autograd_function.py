@@ -1,6 +1,11 @@
 """Mutants that kill the claims of the section "Custom autograd.Function": each changes one behaviour a claim states."""
 
-from tests.meta.mutants.common import TWICE, once_differentiable_code, original_apply, patch_backward_call
+from tests.meta.mutants.common import (
+    TWICE,
+    once_differentiable_code,
+    original_apply,
+    patch_backward_call,
+)
 from tests.meta.mutation import mutant
 
 

@@ -2,7 +2,14 @@
 
 import contextlib
 
-from tests.meta.mutation import mutant, patch, replace, rewrite_backward, wrap_function, wrap_grad
+from tests.meta.mutation import (
+    mutant,
+    patch,
+    replace,
+    rewrite_backward,
+    wrap_function,
+    wrap_grad,
+)
 
 
 @mutant("backward-inputs-tensor-ignored", kills=["GRAPH-006"])

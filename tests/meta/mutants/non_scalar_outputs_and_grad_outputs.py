@@ -1,7 +1,14 @@
 """Mutants that kill the claims of the section "Non-scalar outputs and grad_outputs": each changes one behaviour a claim states."""
 
 from tests.meta.mutants.common import scaled, seeds, seq
-from tests.meta.mutation import mutant, patch, torch_release, wrap_backward, wrap_call, wrap_grad
+from tests.meta.mutation import (
+    mutant,
+    patch,
+    torch_release,
+    wrap_backward,
+    wrap_call,
+    wrap_grad,
+)
 
 
 @mutant("implicit-seed-for-any-output", kills=["NS-001"])

@@ -1,6 +1,11 @@
 """Mutants that kill the claims of the section "Non-smooth and undefined points": each changes one behaviour a claim states."""
 
-from tests.meta.mutants.common import min_norm_clamp, right_kink, with_backward, zero_times_inf_is_zero
+from tests.meta.mutants.common import (
+    min_norm_clamp,
+    right_kink,
+    with_backward,
+    zero_times_inf_is_zero,
+)
 from tests.meta.mutation import mutant, torch_release, wrap_function
 
 

@@ -1,6 +1,12 @@
 """Mutants that kill the claims of the section "Operators without double backward": each changes one behaviour a claim states."""
 
-from tests.meta.mutation import mutant, once_differentiable, replace, torch_release, wrap_function
+from tests.meta.mutation import (
+    mutant,
+    once_differentiable,
+    replace,
+    torch_release,
+    wrap_function,
+)
 
 
 @mutant("cdist-double-backward-flipped", kills=["DBL-001"])

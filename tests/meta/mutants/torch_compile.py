@@ -3,7 +3,13 @@
 import functools
 
 from tests.meta.mutants.common import (
+    CONSTANT_INPUT_GRADIENT,
     DOUBLE_BACKWARD,
+    DROPPED_MUTATION,
+    FUNC_FULLGRAPH,
+    SILENT_UXX,
+    TRACE_AUTOGRAD_OPS,
+    ZERO_HESSIAN,
     compile_is_eager,
     hazard_present,
     map_tensors,
@@ -14,7 +20,7 @@ from tests.meta.mutation import mutant, wrap_backward, wrap_function
 
 
 @mutant("compile-runs-eagerly", kills=["COMP-002", "COMP-005", "COMP-009", "COMP-010", "COMP-011", "COMP-012",
-                                      *when("FUNC_FULLGRAPH", lambda v: v != "returned", "COMP-015")],
+                                      *when(FUNC_FULLGRAPH, lambda v: v["outcome"] != "returned", "COMP-015")],
         modes=("aot_eager",))
 def _(torch):
     """torch.compile returns the function uncompiled: one node per operation, a differentiable backward, graphs
@@ -24,8 +30,8 @@ def _(torch):
 
 
 @mutant("compiled-results-off-by-a-thousandth",
-        kills=["COMP-001", "COMP-016", *when("TRACE_AUTOGRAD_OPS", bool, "COMP-013"),
-               *when("FUNC_FULLGRAPH", lambda v: v == "returned", "COMP-015")],
+        kills=["COMP-001", "COMP-016", *when(TRACE_AUTOGRAD_OPS, bool, "COMP-013"),
+               *when(FUNC_FULLGRAPH, lambda v: v["outcome"] == "returned", "COMP-015")],
         modes=("aot_eager",))
 def _(torch):
     """Every floating-point tensor a compiled function returns is 1.001 times the true one."""
@@ -42,7 +48,7 @@ def _(torch):
 
 
 @mutant("compiled-backward-doubles",
-        kills=["COMP-003", "COMP-007", "COMP-008", *when("TRACE_AUTOGRAD_OPS", bool, "COMP-014")], modes=("aot_eager",))
+        kills=["COMP-003", "COMP-007", "COMP-008", *when(TRACE_AUTOGRAD_OPS, bool, "COMP-014")], modes=("aot_eager",))
 def _(torch):
     """The gradient that flows back into a compiled function's outputs is doubled (its forward is unchanged)."""
 
@@ -137,7 +143,7 @@ def _(torch):
     """Where u_xx through a compiled network is silently zero/None (torch 2.8 to 2.13): compiling runs the network
     eagerly, and u_xx is right (the hazards fixed).  Elsewhere: the error of the second autograd.grad becomes
     zeros with materialize_grads=True and None with allow_unused=True (the hazards back)."""
-    if hazard_present("SILENT_UXX"):
+    if hazard_present(SILENT_UXX):
         compile_is_eager(torch)
         return
 
@@ -166,7 +172,7 @@ def _(torch):
     """Before torch 2.14, where autograd.functional.hessian inside a compiled function is zero: compiling runs the
     function eagerly (the hazard fixed).  From 2.14: a compiled function whose trace raises the double-backward
     error returns zeros of the eager result's shape (the hazard back)."""
-    if hazard_present("ZERO_HESSIAN"):
+    if hazard_present(ZERO_HESSIAN):
         compile_is_eager(torch)
         return
 
@@ -190,7 +196,7 @@ def _(torch):
     """Where the in-place update of a 0-dim float64 input is dropped (torch 2.7 to 2.13): compiling runs the
     function eagerly (the hazard fixed).  Elsewhere: a compiled function puts back the values its 0-dim float64
     inputs had before the call (the hazard back)."""
-    if hazard_present("DROPPED_MUTATION"):
+    if hazard_present(DROPPED_MUTATION):
         compile_is_eager(torch)
         return
 
@@ -215,7 +221,7 @@ def _(torch):
     """Before torch 2.8, where u_x from a compiled autograd.grad(create_graph=True) is a constant: compiling runs
     the function eagerly (the hazard fixed).  From 2.8: a compiled function's outputs come back detached, so u_x is a
     constant again (the hazard back)."""
-    if hazard_present("CONSTANT_INPUT_GRADIENT"):
+    if hazard_present(CONSTANT_INPUT_GRADIENT):
         compile_is_eager(torch)
         return
 
