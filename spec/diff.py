@@ -161,7 +161,8 @@ def compare(old: Run, new: Run, registry: dict | None = None) -> dict[str, Any]:
                 tolerant = isinstance(x.get("tolerance"), dict) or isinstance(y.get("tolerance"), dict)
                 if x.get("ok") != y.get("ok") or (not tolerant and x.get("observed") != y.get("observed")):
                     values.append({"name": name, "old": x.get("observed"), "new": y.get("observed"),
-                                   "old_ok": x.get("ok"), "new_ok": y.get("ok")})
+                                   "old_ok": x.get("ok"), "new_ok": y.get("ok"),
+                                   "kind": change_kind(x.get("observed"), y.get("observed"), x.get("ok"), y.get("ok"))})
             if values:
                 change["values"] = values
             if len(change) > 1:
@@ -184,6 +185,37 @@ def compare(old: Run, new: Run, registry: dict | None = None) -> dict[str, Any]:
 def _side(run: Run) -> dict[str, Any]:
     return {"label": ", ".join(str(d.get("_path", "")) for d in run.docs), "torch": run.version, "release": run.release,
             "recorded": run.recorded, "partial": run.partial}
+
+
+# --------------------------------------------------------------------------- what kind of change
+
+
+def change_kind(old: Any, new: Any, old_ok: Any = None, new_ok: Any = None) -> str:
+    """What changed in an observation, in meaning: ``verdict`` (the check's ok), ``type`` (an exception's or a value's
+    type), ``outcome`` (returned or raised), ``flag`` (a boolean or None), ``message`` (text) or ``value``.
+
+    Both sides are read normalized (:mod:`spec.normalize`): a change of form alone (a path, pytest's frames, Python's
+    decoration under a frame) leaves them equal and is no change at all.
+    """
+    if old_ok != new_ok:
+        return "verdict"
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in ("outcome", "type", "dtype", "category"):
+            if key in old and key in new and old[key] != new[key]:
+                return "outcome" if key == "outcome" else "type"
+        if "message" in old and "message" in new and old["message"] != new["message"]:
+            return "message"
+        return "value"
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        kinds = {change_kind(a, b) for a, b in zip(old, new) if a != b}
+        return kinds.pop() if len(kinds) == 1 else "value"
+    if isinstance(old, bool) or isinstance(new, bool) or old is None or new is None:
+        return "flag"
+    if isinstance(old, str) and isinstance(new, str):
+        return "message"
+    if type(old) is not type(new):
+        return "type"
+    return "value"
 
 
 # --------------------------------------------------------------------------- showing values
@@ -262,7 +294,7 @@ def render_text(report: dict[str, Any]) -> str:
             if "old" in t or "new" in t:
                 lines.append(f"  {t['nodeid']}: {t.get('old')} -> {t.get('new')}" + (f"  ({t['message']})" if t.get("message") else ""))
             for v in t.get("values", []):
-                lines.append(f"  {t['nodeid']}: {v['name']}")
+                lines.append(f"  {t['nodeid']}: {v['name']} ({v.get('kind', 'value')} changed)")
                 lines += _pair(v["old"], v["new"], "    ")
     lines.append("")
     if report["fixes"]:
@@ -298,7 +330,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         for t in c["tests"]:
             for v in t.get("values", []):
                 a, b, _ = around(v["old"], v["new"], 120)
-                what.append(f"{_md(v['name'])}: {_md(a)} → {_md(b)}")
+                what.append(f"{_md(v['name'])} ({v.get('kind', 'value')}): {_md(a)} → {_md(b)}")
             if "old" in t:
                 what.append(f"{_md(t['nodeid'].split('::')[-1])}: {t.get('old')} → {t.get('new')}")
         modes = "<br>".join(f"{m}: {STATUSES[s['old']].mark} → {STATUSES[s['new']].mark}" for m, s in c["modes"].items())

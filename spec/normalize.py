@@ -114,4 +114,17 @@ def normalize_row(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["normalize", "normalize_path", "normalize_row", "normalize_text"]
+#: The header fields that can hold a path of the machine (the command line's arguments, a warning's file).
+HEADER_FIELDS = ("selection", "import_warnings", "devices", "modes")
+
+
+def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """A results document with every row and the header fields of :data:`HEADER_FIELDS` normalized, in place."""
+    doc["tests"] = [normalize_row(r) for r in doc.get("tests") or []]
+    for key in HEADER_FIELDS:
+        if key in doc:
+            doc[key] = normalize(doc[key])
+    return doc
+
+
+__all__ = ["normalize", "normalize_document", "normalize_path", "normalize_row", "normalize_text"]

@@ -18,6 +18,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from spec.normalize import normalize_document
 from spec.outcomes import UNVERIFIED
 
 SCHEMA = "autograd-spec/results"
@@ -84,7 +85,8 @@ def build(
             if c
             else {"statement": None, "section": None, "kind": "rule", "ref": None}
         )
-    return {
+    # Recorded without the form of this machine (paths, pytest's frames, Python's decoration): see spec.normalize.
+    return normalize_document({
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "suite_version": __version__,
@@ -102,7 +104,7 @@ def build(
         "wall_seconds": round(wall, 3),
         "claims": claims,
         "tests": sorted(rows, key=lambda r: r["nodeid"]),
-    }
+    })
 
 
 def write(doc: dict[str, Any], path: str | os.PathLike) -> None:
@@ -284,7 +286,7 @@ def validate(doc: Any, where: str) -> dict[str, Any]:
             raise ResultsError(
                 f"{where}: test entry {i} ({row['nodeid']}) runs on {row['params']['device']}, which the header says is absent"
             )
-    return structure_outcomes(doc)
+    return normalize_document(structure_outcomes(doc))
 
 
 def is_call_outcome(value: Any) -> bool:

@@ -60,7 +60,7 @@ def test_the_outcome_vocabulary_is_defined_once():
     import ast
     from pathlib import Path
 
-    from spec import aggregate, diff, docs, matrix, outcomes, plugin, report, results
+    from spec import aggregate, book, diff, matrix, outcomes, plugin, report, results
     from tests.meta import proof
 
     root = Path(outcomes.__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def test_the_outcome_vocabulary_is_defined_once():
                 words = {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)} & names
                 assert len(words) < 2, f"{path.relative_to(root)}:{node.lineno} spells {sorted(words)}: use spec.outcomes"
     assert not hasattr(aggregate, "SEVERITY") and not hasattr(results, "claim_outcome")
-    for module in (aggregate, diff, docs, matrix, report):
+    for module in (aggregate, diff, book, matrix, report):
         assert getattr(module, "STATUSES", outcomes.STATUSES) is outcomes.STATUSES
     assert proof.VERIFIED is outcomes.VERIFIED and proof.NOT_HELD is outcomes.NOT_HELD
     assert plugin.UNVERIFIED is results.UNVERIFIED is outcomes.UNVERIFIED

@@ -102,3 +102,21 @@ def test_the_upgrade_diff_of_the_committed_results_reports_no_change_of_form(cap
     report = json.loads(capsys.readouterr().out)
     changed = {c["claim"] for c in report["changed_claims"] if any(t.get("values") for t in c["tests"])}
     assert not changed & {"KINK-008", "COMP-011", "COMP-012"}, changed
+
+
+@pytest.mark.parametrize(("old", "new", "oks", "kind"), [
+    ({"type": "RuntimeError", "message": "a"}, {"type": "TypeError", "message": "a"}, (True, True), "type"),
+    ({"type": "RuntimeError", "message": "a"}, {"type": "RuntimeError", "message": "b"}, (True, True), "message"),
+    ({"outcome": "returned"}, {"outcome": "raised", "type": "E", "message": "m"}, (True, True), "outcome"),
+    (True, False, (True, True), "flag"),
+    (None, "x", (True, True), "flag"),
+    ("old text", "new text", (True, True), "message"),
+    ({"tensor": [1.0], "dtype": "float32"}, {"tensor": [2.0], "dtype": "float32"}, (True, True), "value"),
+    ({"tensor": [1.0], "dtype": "float32"}, {"tensor": [1.0], "dtype": "float64"}, (True, True), "type"),
+    ([{"category": "UserWarning", "message": "a"}], [{"category": "UserWarning", "message": "b"}], (True, True), "message"),
+    (1.0, 2.0, (True, False), "verdict"),
+])
+def test_the_diff_names_what_kind_of_change_it_sees(old, new, oks, kind):
+    from spec.diff import change_kind
+
+    assert change_kind(old, new, *oks) == kind
