@@ -162,3 +162,56 @@ def test_show_reports_bad_input_in_one_line(argv, code, message, capsys):
     assert main(argv) == code
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ the framework's shape
+
+#: The framework's modules (the claims in spec/suite are data and tests, one module per section, and are not counted).
+FRAMEWORK = sorted(p for p in (ROOT / "spec").rglob("*.py") if "suite" not in p.relative_to(ROOT / "spec").parts)
+
+
+def _imports_of(path: Path, modules: set[str]) -> set[str]:
+    """The spec modules that ``path`` imports, at module level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.add(name if name in modules else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found & modules
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_framework_module_is_longer_than_600_lines():
+    long = {p.relative_to(ROOT).as_posix(): n for p in FRAMEWORK if (n := len(p.read_text().splitlines())) > 600}
+    assert not long, f"split by concern: {long}"
+
+
+def test_spec_has_no_import_cycle():
+    paths = {_module_name(p): p for p in (ROOT / "spec").rglob("*.py")}
+    graph = {m: _imports_of(p, set(paths)) - {m} for m, p in paths.items()}
+    # A package imports nothing of its own through its parent: drop the edge from a module to the package it is in.
+    graph = {m: {d for d in deps if not m.startswith(d + ".")} for m, deps in graph.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(d):] + [d]))
+            if d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
