@@ -32,7 +32,7 @@ from spec.aggregate import (
     runs_of,
     version_key,
 )
-from spec.claims import PART_OF, SECTION_NAMES, Claim
+from spec.claims import PART_OF, SECTION_NAMES, Claim, SectionFiles
 from spec.errors import CommandError
 from spec.outcomes import BROKEN, FIXED, UNVERIFIED, status_of
 from spec.render import environment, md_fence, paragraphs_html, ref_label, slug, tidy
@@ -227,7 +227,10 @@ def book_model(agg: Aggregate, explanations: dict[str, str], mutants: dict[str, 
     for name in SECTION_NAMES:
         members = [c for c in claims if c["section"] == name]
         if members:
-            sections.append({"name": name, "part": PART_OF[name], "slug": slug(name), "claims": members})
+            files = SectionFiles.of(name)
+            sections.append({"name": name, "part": PART_OF[name], "slug": slug(name), "claims": members,
+                             "files": {"tests": files.test_module, "explanations": files.explanations,
+                                       "mutants": files.mutants}})
     parts: list[dict[str, Any]] = []
     for s in sections:
         if not parts or parts[-1]["name"] != s["part"]:
