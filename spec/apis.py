@@ -103,7 +103,8 @@ VOCABULARY: tuple[Api, ...] = (
         positional=("outputs", "inputs", "grad_outputs", "retain_graph", "create_graph", "only_inputs",
                     "allow_unused", "is_grads_batched", "materialize_grads")),
     *(_fn(f"torch.autograd.functional.{f}", TRANSFORM, "torch.autograd.functional",
-          f"torch.autograd.functional.{f}(...)", keywords=("create_graph=False", "strict=False", "vectorize=False"), positional=pos)
+          f"torch.autograd.functional.{f}(...)", positional=pos,
+          keywords=("create_graph=False", "strict=False", *(("vectorize=False",) if "vectorize" in pos else ())))
       for f, pos in _AUTOGRAD_FUNCTIONAL.items()),
     *(_fn(f"torch.func.{f}", TRANSFORM, "torch.func", f"torch.func.{f}(...) (or functorch.{f})",
           also=(f"functorch.{f}",)) for f in _FUNC_TRANSFORMS),

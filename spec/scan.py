@@ -360,15 +360,15 @@ def render_vocabulary(fmt: str) -> str:
         rows = [{"api": n, "role": vocab.role(n), "group": vocab.BY_NAME[vocab.base(n)].group,
                  "what": vocab.BY_NAME[vocab.base(n)].what} for n in vocab.all_names()]
         return json.dumps(rows, indent=1) + "\n"
-    lines = []
+    lines: list[str] = []
     group = None
     for api in vocab.VOCABULARY:
         if api.group != group:
+            lines += [""] * bool(lines) + [api.group]
             group = api.group
-            lines += ["" if lines else None, f"{group}"] if lines else [f"{group}"]
         keywords = f"  keywords: {', '.join(api.defaults)}" if api.keywords else ""
         lines.append(f"  {api.name:<48} {api.role:<11} {api.what}{keywords}")
-    return "\n".join(x for x in lines if x is not None) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def report_skipped(report: dict[str, Any], command: str = "scan") -> None:
