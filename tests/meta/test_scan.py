@@ -277,6 +277,35 @@ def test_methods_writes_keywords_and_patterns():
     assert apis.closure(["ctx.mark_dirty"]) == {"ctx.mark_dirty", "torch.autograd.Function"}
 
 
+@pytest.mark.parametrize(("source", "expected"), [
+    ("import torch\nwith torch.cuda.amp.autocast():\n    pass\n", "torch.autocast"),
+    ("from torch.cuda.amp import GradScaler\nscaler = GradScaler()\n", "torch.amp.GradScaler"),
+    ("from torch.nn.parallel import DistributedDataParallel as DDP\nnet = DDP(net)\n",
+     "torch.nn.parallel.DistributedDataParallel"),
+    ("import torch\ntorch.autograd.set_detect_anomaly(True)\n", "torch.autograd.detect_anomaly"),
+    ("net.register_full_backward_hook(h)\n", "Module.register_full_backward_hook"),
+    ("p.register_post_accumulate_grad_hook(h)\n", "Tensor.register_post_accumulate_grad_hook"),
+    ("import torch\nwith torch.autograd.graph.saved_tensors_hooks(pack, unpack):\n    pass\n",
+     "torch.autograd.graph.saved_tensors_hooks"),
+    ("import torch\nr = torch.view_as_real(z)\n", "complex"),
+    ("import torch\nz = torch.zeros(2, dtype=torch.cfloat)\n", "complex"),
+    ("import functorch\nfunctorch.vmap(f)(x)\n", "torch.func.vmap"),
+    ("import torch\ntorch.vmap(f)(x)\n", "torch.func.vmap"),
+    ("from torch.autograd.function import once_differentiable\n@once_differentiable\ndef backward(ctx, g):\n"
+     "    return g\n", "torch.autograd.Function"),
+    ("p.data.copy_(w)\n", "Tensor.data"),
+    ("from torch.func import functional_call\nfunctional_call(net, params, (x,))\n", "torch.func.functional_call"),
+    ("import torch\nwith torch.inference_mode():\n    pass\n", "torch.inference_mode"),
+    ("import torch as th\nth.set_grad_enabled(False)\n", "torch.set_grad_enabled"),
+    ("import torch.nn.functional as F\ny = F.leaky_relu(x)\n", "torch.nn.functional.leaky_relu"),
+    ("y = x.clamp(min=0)\n", "torch.clamp"),
+    ("import torch\ny = torch.utils.checkpoint.checkpoint_sequential(fs, 2, x)\n",
+     "torch.utils.checkpoint.checkpoint_sequential"),
+])
+def test_spellings_of_the_vocabulary(source, expected):
+    assert expected in apis.closure(n for _, n in names(source)), sorted(names(source))
+
+
 def test_the_vocabulary_is_one_consistent_table():
     assert len(apis.BY_NAME) == len(apis.VOCABULARY)
     assert all(a.role in apis.ROLES for a in apis.VOCABULARY)
