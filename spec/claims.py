@@ -115,14 +115,19 @@ def claim(
     section: str | None = None,
     kind: str = "rule",
     ref: str | None = None,
+    apis: tuple[str, ...] | None = None,
 ) -> Callable:
     """Mark a test as checking a claim; the first test of a claim also states it.
 
     ``kind="hazard"`` declares a hazard (see :data:`KINDS`); it needs ``ref``, the upstream
     issue, and its tests check with :meth:`spec.check.Check.hazard`.
+
+    ``apis``, on any test, replaces the autograd APIs the registry derives from the test's code (see
+    :mod:`spec.apis`), where the derivation misses or overshoots: ``apis=("torch.autograd.grad:create_graph",)``.
     """
     _check_id(claim_id)
     _check_declaration(claim_id, statement, section, kind, ref)
+    _check_apis(claim_id, apis)
 
     def decorate(fn: Callable) -> Callable:
         import pytest
@@ -143,6 +148,18 @@ def _check_declaration(claim_id: str, statement: str | None, section: str | None
         raise ClaimError(f"{claim_id}: kind and ref belong on the test that states the claim")
     if kind == "hazard" and not ref:
         raise ClaimError(f"{claim_id}: a hazard cites its upstream issue (ref=...)")
+
+
+def _check_apis(claim_id: str, apis: Any) -> None:
+    from spec.apis import known
+
+    if apis is None:
+        return
+    if not isinstance(apis, (tuple, list)) or not all(isinstance(a, str) for a in apis):
+        raise ClaimError(f"{claim_id}: apis= takes a tuple of API names, e.g. ('torch.autograd.grad:create_graph',)")
+    unknown = [a for a in apis if not known(a)]
+    if unknown:
+        raise ClaimError(f"{claim_id}: unknown API {unknown[0]!r} in apis= (autograd-spec scan --vocabulary lists them)")
 
 
 def modes(*names: str) -> Callable:
@@ -179,6 +196,9 @@ class TestRef:
     lineno: int
     source: str
     modes: tuple[str, ...] = ()
+    #: The autograd APIs the test uses: declared with ``apis=``, else recognised in its code (:mod:`spec.apis`).
+    apis: tuple[str, ...] = ()
+    apis_declared: bool = False
 
 
 @dataclasses.dataclass
@@ -198,6 +218,11 @@ class Claim:
 
         found = {m for t in self.tests for m in (t.modes or ("eager",))}
         return [m for m in MODE_NAMES if m in found]
+
+    @property
+    def apis(self) -> list[str]:
+        """The autograd APIs its tests use (each test's own are ``TestRef.apis``; see :mod:`spec.apis`)."""
+        return sorted({a for t in self.tests for a in t.apis})
 
     @property
     def part(self) -> str:
@@ -252,6 +277,7 @@ def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str |
     rel = path.relative_to(root).as_posix()
     decls = []
     changes = []
+    aliases = None
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             test_modes: tuple[str, ...] = ()
@@ -267,10 +293,18 @@ def scan_file(path: Path, root: Path) -> tuple[list[tuple[str, str | None, str |
                 claim_id = args[0] if args else kwargs.get("claim_id")
                 statement = args[1] if len(args) > 1 else kwargs.get("statement")
                 section = kwargs.get("section")
-                extra = {"kind": kwargs.get("kind", "rule"), "ref": kwargs.get("ref")}
+                extra = {"kind": kwargs.get("kind", "rule"), "ref": kwargs.get("ref"), "apis": kwargs.get("apis")}
                 start = min([d.lineno for d in node.decorator_list] + [node.lineno])
                 source = "\n".join(text.splitlines()[start - 1 : node.end_lineno])
-                decls.append((claim_id, statement, section, extra, TestRef(rel, node.name, node.lineno, source, test_modes)))
+                ref = TestRef(rel, node.name, node.lineno, source, test_modes)
+                if extra["apis"] is not None:
+                    ref.apis, ref.apis_declared = tuple(extra["apis"]), True
+                else:
+                    from spec.apis import aliases_of, recognise
+
+                    aliases = aliases or aliases_of(tree)
+                    ref.apis = tuple(sorted({use.api for use in recognise(node, aliases)}))
+                decls.append((claim_id, statement, section, extra, ref))
         elif isinstance(node, ast.Call) and _decorator_name(node) == "by_version":
             where = f"{rel}:{node.lineno}"
             key = _literal(node.args[0], where)
@@ -297,6 +331,7 @@ def build_registry(directory: Path | None = None) -> dict[str, Claim]:
     for claim_id, statement, section, extra, ref in decls:
         try:
             _check_declaration(claim_id, statement, section, extra["kind"], extra["ref"])
+            _check_apis(claim_id, extra["apis"])
         except ClaimError as exc:
             problems.append(f"{ref.module}::{ref.name}: {exc}")
             continue

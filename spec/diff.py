@@ -10,9 +10,14 @@ difference.  Values compared with a tolerance are reported only when their check
 
 A hazard whose wrong value is gone in NEW (status "fixed") is a fix, not a regression.
 
-Exit status: 1 when a claim that held in OLD fails in NEW (a regression: the CI gate), else 0
-(also when the only changes are fixes); 2 for bad input (missing or unreadable file, not
-results JSON, newer schema, different claim sets, an empty folder, a folder of several versions).
+``--uses PATH`` (files, folders or an installed package, as ``autograd-spec scan`` takes them; repeatable) restricts
+the diff to the claims that touch that code (:mod:`spec.scan`), each shown with the places in the code that connect
+it, and counts the other changed claims in one line.  The gate then judges those claims only.
+
+Exit status: 1 when a claim that held in OLD fails in NEW (a regression: the CI gate; with ``--uses``, a claim that
+touches the code), else 0 (also when the only changes are fixes); 2 for bad input (missing or unreadable file, not
+results JSON, newer schema, different claim sets, an empty folder, a folder of several versions, a ``--uses`` PATH
+that does not exist).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ def configure(parser) -> None:
     parser.add_argument("old", help="results file, or folder of one torch version's results, of the baseline run")
     parser.add_argument("new", help="results file, or folder of one torch version's results, of the candidate run")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--uses", action="append", metavar="PATH",
+                        help="only the claims that touch this code (a file, folder or installed package; repeatable)")
 
 
 def load_side(path: str, side: str) -> Run:
@@ -256,10 +263,36 @@ def _modes_text(entry: dict[str, Any]) -> str:
     return "; ".join(f"{mode}: {s['old']} -> {s['new']}" for mode, s in entry["modes"].items())
 
 
+def restrict(report: dict[str, Any], uses: dict[str, Any]) -> dict[str, Any]:
+    """The diff of the claims that touch the scanned code (``uses``, from :func:`spec.scan.scan`), with its places."""
+    touching = {c["id"]: c["sites"] for c in uses["claims"] if c["match"] == "specific"}
+    others = [c["claim"] for c in report["changed_claims"] if c["claim"] not in touching]
+    return {
+        **report,
+        "changed_claims": [dict(c, uses=touching[c["claim"]]) for c in report["changed_claims"] if c["claim"] in touching],
+        "regressions": [cid for cid in report["regressions"] if cid in touching],
+        "fixes": [cid for cid in report["fixes"] if cid in touching],
+        "uses": {"paths": uses["paths"], "files": uses["files"], "claims": sorted(touching),
+                 "uncovered": [u["api"] for u in uses["uncovered"]]},
+        "other_changes": {"claims": others, "regressions": [cid for cid in report["regressions"] if cid not in touching]},
+    }
+
+
+def _others(report: dict[str, Any]) -> list[str]:
+    if "uses" not in report:
+        return []
+    other = report["other_changes"]
+    n, k = len(other["claims"]), len(other["regressions"])
+    regressed = f" ({k} of them regressions: {', '.join(other['regressions'])})" if k else ""
+    return [f"{n} other claim{'s' * (n != 1)} changed{regressed}; drop --uses to see them"]
+
+
 def _gate(report: dict[str, Any]) -> str:
+    mine = "uses" in report
     if report["regressions"]:
-        return f"GATE: FAIL: {len(report['regressions'])} claim(s) held in OLD and fail in NEW: {', '.join(report['regressions'])}"
-    line = "GATE: PASS: no claim that held in OLD fails in NEW"
+        return (f"GATE: FAIL: {len(report['regressions'])} claim(s){' that touch your code' * mine} held in OLD and "
+                f"fail in NEW: {', '.join(report['regressions'])}")
+    line = f"GATE: PASS: no claim that {'touches your code and ' * mine}held in OLD fails in NEW"
     if report["fixes"]:
         line += f" ({len(report['fixes'])} hazard(s) fixed: {', '.join(report['fixes'])})"
     return line
@@ -276,13 +309,19 @@ def render_text(report: dict[str, Any]) -> str:
              f"NEW: {report['new']['label']} (torch {report['new']['torch']})"
              + ("" if report["new"]["recorded"] else "  [unrecorded version]")]
     lines += _header_note(report)
+    if "uses" in report:
+        lines.append(f"USES: {', '.join(report['uses']['paths'])}: {len(report['uses']['claims'])} claims touch this code")
     if not report["changed_claims"]:
-        lines.append("no claim changed")
+        lines.append("no claim that touches your code changed" if "uses" in report else "no claim changed")
     for c in report["changed_claims"]:
         head = f"{c['claim']}: {c['old']} -> {c['new']}" if c["old"] != c["new"] else f"{c['claim']}: {c['new']} (values changed)"
         lines.append("")
         lines.append(head + f"  {c['statement'] or ''}")
         lines.append(f"  per mode: {_modes_text(c)}")
+        if "uses" in c:
+            from spec.scan import places
+
+            lines += [f"  your code: {where}  {', '.join(names)}" for where, names in places(c["uses"])]
         for cell in c["cells"]:
             tag = "REGRESSION" if cell in c["regressions"] else ("FIX" if cell in c["fixes"] else "changed")
             lines.append(f"  {tag} {cell['device']} {cell['mode']}: {cell['old']} -> {cell['new']}"
@@ -297,6 +336,7 @@ def render_text(report: dict[str, Any]) -> str:
                 lines.append(f"  {t['nodeid']}: {v['name']} ({v.get('kind', 'value')} changed)")
                 lines += _pair(v["old"], v["new"], "    ")
     lines.append("")
+    lines += _others(report)
     if report["fixes"]:
         lines.append(f"FIXES: hazards whose wrong value is gone in NEW (welcome, not regressions): {', '.join(report['fixes'])}")
     lines.append(_gate(report))
@@ -312,13 +352,19 @@ def _md(text: str) -> str:
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"## autograd-spec diff: torch {report['old']['torch']} -> {report['new']['torch']}", ""]
     lines += [f"_{n}_" for n in _header_note(report)]
+    uses = "uses" in report
+    if uses:
+        lines += [f"Only the {len(report['uses']['claims'])} claims that touch {', '.join(map(_md, report['uses']['paths']))}; "
+                  + _others(report)[0] + ".", ""]
     if report["regressions"]:
-        lines.append(f"**Gate: FAIL**: claims that held and now fail: {', '.join(report['regressions'])}")
+        lines.append(f"**Gate: FAIL**: claims {'that touch your code ' * uses}that held and now fail: "
+                     f"{', '.join(report['regressions'])}")
     else:
-        lines.append("**Gate: PASS**: no claim that held fails.")
+        lines.append(f"**Gate: PASS**: no claim that {'touches your code and ' * uses}held fails.")
     if report["fixes"]:
         lines += ["", f"**Fixes** (hazards whose wrong value is gone; welcome, not regressions): {', '.join(report['fixes'])}"]
-    lines += ["", "| claim | old | new | per mode | what changed |", "|---|---|---|---|---|"]
+    column = " your code |" if uses else ""
+    lines += ["", f"| claim | old | new | per mode | what changed |{column}", f"|---|---|---|---|---|{'---|' * uses}"]
     for c in report["changed_claims"]:
         what = []
         for cell in c["cells"]:
@@ -336,15 +382,27 @@ def render_markdown(report: dict[str, Any]) -> str:
         modes = "<br>".join(f"{m}: {STATUSES[s['old']].mark} → {STATUSES[s['new']].mark}" for m, s in c["modes"].items())
         lines.append(
             f"| {c['claim']} | {STATUSES[c['old']].mark} {c['old']} | {STATUSES[c['new']].mark} {c['new']} | {modes} | "
-            f"{'<br>'.join(dict.fromkeys(what))} |"
+            f"{'<br>'.join(dict.fromkeys(what))} |" + (f" {_uses_cell(c['uses'])} |" if uses else "")
         )
     return "\n".join(lines) + "\n"
+
+
+def _uses_cell(sites: list[dict[str, Any]]) -> str:
+    from spec.scan import places
+
+    return "<br>".join(f"{_md(where)} {', '.join(map(_md, names))}" for where, names in places(sites))
 
 
 def run(args) -> int:
     old = load_side(args.old, "OLD")
     new = load_side(args.new, "NEW")
     report = compare(old, new)
+    if args.uses:
+        from spec.scan import report_skipped, scan
+
+        uses = scan(args.uses)
+        report_skipped(uses, "diff")
+        report = restrict(report, uses)
     if args.format == "json":
         json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")

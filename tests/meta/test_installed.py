@@ -95,6 +95,28 @@ def test_show_from_an_empty_directory(installed, tmp_path):
     assert f"files under {installed}" in proc.stdout
 
 
+def test_scan_from_an_empty_directory(installed, tmp_path):
+    """scan reads a user's script and a package found by name (never imported) against the installed claims."""
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom torch.autograd import grad as G\n\n"
+        "def residual(model, x):\n    u = model(x)\n    (u_x,) = G(u, x, torch.ones_like(u), create_graph=True)\n"
+        "    return u_x\n"
+    )
+    pkg = tmp_path / "userpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("raise SystemExit('userpkg was imported')\n")
+    (pkg / "fit.py").write_text("import torch\nnet = torch.compile(net)\n")
+    proc = run_installed(installed, tmp_path, "scan", "train.py", "userpkg.fit", "--format", "json")  # a file, a module
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    ids = {c["id"] for c in doc["claims"]}
+    assert {"CG-003", "COMP-010"} <= ids, sorted(ids)
+    sites = {(s["file"], s["line"]) for c in doc["claims"] if c["id"] == "COMP-010" for s in c["sites"]}
+    assert sites == {("train.py", 6), (str(pkg / "fit.py"), 2)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.py", "userpkg"], "the scan left files behind"
+    assert sorted(p.name for p in pkg.iterdir()) == ["__init__.py", "fit.py"], "the package was imported"
+
+
 def test_run_without_numpy_skips_numpy_claims_with_the_reason(installed, tmp_path):
     """A bare environment: torch without numpy warns at import; under -W error the run still works."""
     proc = run_installed(installed, tmp_path, "run", "--claim", "LEAF-001,GRAPH-007", "--results", "out.json",
