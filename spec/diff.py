@@ -13,6 +13,10 @@ A hazard whose wrong value is gone in NEW (status "fixed") is a fix, not a regre
 Exit status: 1 when a claim that held in OLD fails in NEW (a regression: the CI gate), else 0
 (also when the only changes are fixes); 2 for bad input (missing or unreadable file, not
 results JSON, newer schema, different claim sets, an empty folder, a folder of several versions).
+
+``--waivers FILE`` (see :mod:`spec.waivers`): a regression that waivers cover in NEW is listed as
+waived and does not fail the gate; a waiver that has expired for NEW's torch does (exit 1); a
+waivers file that cannot be used is exit 4.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
+from spec import waivers as waivers_mod
 from spec.aggregate import (
     STATUSES,
     Aggregate,
@@ -33,6 +38,7 @@ from spec.aggregate import (
     status_of,
     version_key,
 )
+from spec.errors import CommandError
 from spec.results import ResultsError, load_many
 
 #: How wide a value is shown in text and Markdown before it is cut (around its first difference).
@@ -43,6 +49,8 @@ def configure(parser) -> None:
     parser.add_argument("old", help="results file, or folder of one torch version's results, of the baseline run")
     parser.add_argument("new", help="results file, or folder of one torch version's results, of the candidate run")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--waivers", metavar="FILE", help="TOML waivers: regressions they cover in NEW do not fail the "
+                        "gate; a waiver expired for NEW's torch does (docs/waivers.md)")
 
 
 def load_side(path: str, side: str) -> Run:
@@ -234,9 +242,13 @@ def _modes_text(entry: dict[str, Any]) -> str:
 
 
 def _gate(report: dict[str, Any]) -> str:
-    if report["regressions"]:
-        return f"GATE: FAIL: {len(report['regressions'])} claim(s) held in OLD and fail in NEW: {', '.join(report['regressions'])}"
+    expired = waivers_mod.expired_in(report)
+    if report["regressions"] or expired:
+        why = [f"{len(report['regressions'])} claim(s) held in OLD and fail in NEW: {', '.join(report['regressions'])}"] if report["regressions"] else []
+        return "GATE: FAIL: " + "; ".join(why + ([expired] if expired else []))
     line = "GATE: PASS: no claim that held in OLD fails in NEW"
+    if report.get("waived"):
+        line += f" except waived ones ({', '.join(report['waived'])})"
     if report["fixes"]:
         line += f" ({len(report['fixes'])} hazard(s) fixed: {', '.join(report['fixes'])})"
     return line
@@ -261,7 +273,7 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(head + f"  {c['statement'] or ''}")
         lines.append(f"  per mode: {_modes_text(c)}")
         for cell in c["cells"]:
-            tag = "REGRESSION" if cell in c["regressions"] else ("FIX" if cell in c["fixes"] else "changed")
+            tag = "REGRESSION" if cell in c["regressions"] else "WAIVED" if cell in c.get("waived", ()) else ("FIX" if cell in c["fixes"] else "changed")
             lines.append(f"  {tag} {cell['device']} {cell['mode']}: {cell['old']} -> {cell['new']}"
                          + (f"  ({cell['detail']})" if cell["new"] not in ("pass",) and cell["detail"] else ""))
         for e in c["expectations"]:
@@ -276,6 +288,10 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append("")
     if report["fixes"]:
         lines.append(f"FIXES: hazards whose wrong value is gone in NEW (welcome, not regressions): {', '.join(report['fixes'])}")
+    if report.get("waived"):
+        lines.append(f"WAIVED: regressions that waivers cover (listed, not failing the gate): {', '.join(report['waived'])}")
+    if report.get("waivers"):
+        lines += waivers_mod.report_lines(report["waivers"])
     lines.append(_gate(report))
     return "\n".join(lines) + "\n"
 
@@ -289,17 +305,22 @@ def _md(text: str) -> str:
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"## autograd-spec diff: torch {report['old']['torch']} -> {report['new']['torch']}", ""]
     lines += [f"_{n}_" for n in _header_note(report)]
+    expired = waivers_mod.expired_in(report)
     if report["regressions"]:
         lines.append(f"**Gate: FAIL**: claims that held and now fail: {', '.join(report['regressions'])}")
+    elif expired:
+        lines.append(f"**Gate: FAIL**: {expired}")
     else:
-        lines.append("**Gate: PASS**: no claim that held fails.")
+        lines.append("**Gate: PASS**: no claim that held fails" + (" except waived ones." if report.get("waived") else "."))
+    if report.get("waived"):
+        lines += ["", f"**Waived** (regressions that waivers cover; not failing the gate): {', '.join(report['waived'])}"]
     if report["fixes"]:
         lines += ["", f"**Fixes** (hazards whose wrong value is gone; welcome, not regressions): {', '.join(report['fixes'])}"]
     lines += ["", "| claim | old | new | per mode | what changed |", "|---|---|---|---|---|"]
     for c in report["changed_claims"]:
         what = []
         for cell in c["cells"]:
-            tag = "**regression**" if cell in c["regressions"] else ("**fix**" if cell in c["fixes"] else "")
+            tag = "**regression**" if cell in c["regressions"] else "**waived**" if cell in c.get("waived", ()) else ("**fix**" if cell in c["fixes"] else "")
             what.append(f"{tag} {cell['device']} {cell['mode']}: {cell['old']} → {cell['new']}".strip())
         for e in c["expectations"]:
             a, b, _ = around(e["old"], e["new"], 120)
@@ -315,13 +336,21 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {c['claim']} | {STATUSES[c['old']].mark} {c['old']} | {STATUSES[c['new']].mark} {c['new']} | {modes} | "
             f"{'<br>'.join(dict.fromkeys(what))} |"
         )
+    if report.get("waivers"):
+        lines += waivers_mod.markdown_lines(report["waivers"])
     return "\n".join(lines) + "\n"
 
 
 def run(args) -> int:
+    try:
+        waivers = waivers_mod.load(args.waivers) if getattr(args, "waivers", None) else None
+    except waivers_mod.WaiverError as exc:
+        raise CommandError(str(exc), 4) from None
     old = load_side(args.old, "OLD")
     new = load_side(args.new, "NEW")
     report = compare(old, new)
+    if waivers is not None:
+        waivers_mod.apply_to_diff(report, new, waivers)
     if args.format == "json":
         json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -329,4 +358,4 @@ def run(args) -> int:
         sys.stdout.write(render_markdown(report))
     else:
         sys.stdout.write(render_text(report))
-    return 1 if report["regressions"] else 0
+    return 1 if report["regressions"] or waivers_mod.expired_in(report) else 0
