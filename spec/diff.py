@@ -14,10 +14,13 @@ A hazard whose wrong value is gone in NEW (status "fixed") is a fix, not a regre
 the diff to the claims that touch that code (:mod:`spec.scan`), each shown with the places in the code that connect
 it, and counts the other changed claims in one line.  The gate then judges those claims only.
 
+``--waivers FILE`` (see :mod:`spec.waivers`): a regression that waivers cover in NEW is listed as waived and does not
+fail the gate; a waiver that has expired for NEW's torch does (exit 1); a waivers file that cannot be used is exit 4.
+
 Exit status: 1 when a claim that held in OLD fails in NEW (a regression: the CI gate; with ``--uses``, a claim that
-touches the code), else 0 (also when the only changes are fixes); 2 for bad input (missing or unreadable file, not
-results JSON, newer schema, different claim sets, an empty folder, a folder of several versions, a ``--uses`` PATH
-that does not exist).
+touches the code) or a waiver has expired, else 0 (also when the only changes are fixes or waived); 2 for bad input
+(missing or unreadable file, not results JSON, newer schema, different claim sets, an empty folder, a folder of
+several versions, a ``--uses`` PATH that does not exist); 4 for an unusable waivers file.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
+from spec import waivers as waivers_mod
 from spec.aggregate import (
     STATUSES,
     Aggregate,
@@ -38,6 +42,7 @@ from spec.aggregate import (
     status_of,
     version_key,
 )
+from spec.errors import CommandError
 from spec.results import ResultsError, load_many
 
 #: How wide a value is shown in text and Markdown before it is cut (around its first difference).
@@ -50,6 +55,8 @@ def configure(parser) -> None:
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     parser.add_argument("--uses", action="append", metavar="PATH",
                         help="only the claims that touch this code (a file, folder or installed package; repeatable)")
+    parser.add_argument("--waivers", metavar="FILE", help="TOML waivers: regressions they cover in NEW do not fail the "
+                        "gate; a waiver expired for NEW's torch does (docs/waivers.md)")
 
 
 def load_side(path: str, side: str) -> Run:
@@ -289,10 +296,14 @@ def _others(report: dict[str, Any]) -> list[str]:
 
 def _gate(report: dict[str, Any]) -> str:
     mine = "uses" in report
-    if report["regressions"]:
-        return (f"GATE: FAIL: {len(report['regressions'])} claim(s){' that touch your code' * mine} held in OLD and "
-                f"fail in NEW: {', '.join(report['regressions'])}")
+    expired = waivers_mod.expired_in(report)
+    if report["regressions"] or expired:
+        why = [f"{len(report['regressions'])} claim(s){' that touch your code' * mine} held in OLD and fail in NEW: "
+               f"{', '.join(report['regressions'])}"] if report["regressions"] else []
+        return "GATE: FAIL: " + "; ".join(why + ([expired] if expired else []))
     line = f"GATE: PASS: no claim that {'touches your code and ' * mine}held in OLD fails in NEW"
+    if report.get("waived"):
+        line += f" except waived ones ({', '.join(report['waived'])})"
     if report["fixes"]:
         line += f" ({len(report['fixes'])} hazard(s) fixed: {', '.join(report['fixes'])})"
     return line
@@ -323,7 +334,7 @@ def render_text(report: dict[str, Any]) -> str:
 
             lines += [f"  your code: {where}  {', '.join(names)}" for where, names in places(c["uses"])]
         for cell in c["cells"]:
-            tag = "REGRESSION" if cell in c["regressions"] else ("FIX" if cell in c["fixes"] else "changed")
+            tag = "REGRESSION" if cell in c["regressions"] else "WAIVED" if cell in c.get("waived", ()) else ("FIX" if cell in c["fixes"] else "changed")
             lines.append(f"  {tag} {cell['device']} {cell['mode']}: {cell['old']} -> {cell['new']}"
                          + (f"  ({cell['detail']})" if cell["new"] not in ("pass",) and cell["detail"] else ""))
         for e in c["expectations"]:
@@ -339,6 +350,10 @@ def render_text(report: dict[str, Any]) -> str:
     lines += _others(report)
     if report["fixes"]:
         lines.append(f"FIXES: hazards whose wrong value is gone in NEW (welcome, not regressions): {', '.join(report['fixes'])}")
+    if report.get("waived"):
+        lines.append(f"WAIVED: regressions that waivers cover (listed, not failing the gate): {', '.join(report['waived'])}")
+    if report.get("waivers"):
+        lines += waivers_mod.report_lines(report["waivers"])
     lines.append(_gate(report))
     return "\n".join(lines) + "\n"
 
@@ -356,11 +371,17 @@ def render_markdown(report: dict[str, Any]) -> str:
     if uses:
         lines += [f"Only the {len(report['uses']['claims'])} claims that touch {', '.join(map(_md, report['uses']['paths']))}; "
                   + _others(report)[0] + ".", ""]
+    expired = waivers_mod.expired_in(report)
     if report["regressions"]:
         lines.append(f"**Gate: FAIL**: claims {'that touch your code ' * uses}that held and now fail: "
                      f"{', '.join(report['regressions'])}")
+    elif expired:
+        lines.append(f"**Gate: FAIL**: {expired}")
     else:
-        lines.append(f"**Gate: PASS**: no claim that {'touches your code and ' * uses}held fails.")
+        lines.append(f"**Gate: PASS**: no claim that {'touches your code and ' * uses}held fails"
+                     + (" except waived ones." if report.get("waived") else "."))
+    if report.get("waived"):
+        lines += ["", f"**Waived** (regressions that waivers cover; not failing the gate): {', '.join(report['waived'])}"]
     if report["fixes"]:
         lines += ["", f"**Fixes** (hazards whose wrong value is gone; welcome, not regressions): {', '.join(report['fixes'])}"]
     column = " your code |" if uses else ""
@@ -368,7 +389,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for c in report["changed_claims"]:
         what = []
         for cell in c["cells"]:
-            tag = "**regression**" if cell in c["regressions"] else ("**fix**" if cell in c["fixes"] else "")
+            tag = "**regression**" if cell in c["regressions"] else "**waived**" if cell in c.get("waived", ()) else ("**fix**" if cell in c["fixes"] else "")
             what.append(f"{tag} {cell['device']} {cell['mode']}: {cell['old']} → {cell['new']}".strip())
         for e in c["expectations"]:
             a, b, _ = around(e["old"], e["new"], 120)
@@ -384,6 +405,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {c['claim']} | {STATUSES[c['old']].mark} {c['old']} | {STATUSES[c['new']].mark} {c['new']} | {modes} | "
             f"{'<br>'.join(dict.fromkeys(what))} |" + (f" {_uses_cell(c['uses'])} |" if uses else "")
         )
+    if report.get("waivers"):
+        lines += waivers_mod.markdown_lines(report["waivers"])
     return "\n".join(lines) + "\n"
 
 
@@ -394,9 +417,15 @@ def _uses_cell(sites: list[dict[str, Any]]) -> str:
 
 
 def run(args) -> int:
+    try:
+        waivers = waivers_mod.load(args.waivers) if getattr(args, "waivers", None) else None
+    except waivers_mod.WaiverError as exc:
+        raise CommandError(str(exc), 4) from None
     old = load_side(args.old, "OLD")
     new = load_side(args.new, "NEW")
     report = compare(old, new)
+    if waivers is not None:
+        waivers_mod.apply_to_diff(report, new, waivers)
     if args.uses:
         from spec.scan import report_skipped, scan
 
@@ -410,4 +439,4 @@ def run(args) -> int:
         sys.stdout.write(render_markdown(report))
     else:
         sys.stdout.write(render_text(report))
-    return 1 if report["regressions"] else 0
+    return 1 if report["regressions"] or waivers_mod.expired_in(report) else 0

@@ -11,6 +11,9 @@ Exit codes of a claim run (documented in the README):
      mode or dtype, unknown claim ID, unwritable --results, a partial run over a full run's results)
   5  nothing was verified: no test ran, or every selected test was skipped or n/a
   6  nothing failed except hazards that torch has fixed (welcome: update the hazard's record)
+
+``--waivers FILE`` (see :mod:`spec.waivers`): a failure that a waiver covers counts as held for the
+exit code (and is listed after the claim report); a waiver that has expired for this torch is exit 1.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from spec import devices as devices_mod
 from spec import modes as modes_mod
 from spec import precision as dtypes_mod
 from spec import results as results_mod
+from spec import waivers as waivers_mod
 from spec.aggregate import Tally
 from spec.check import PROPERTY, Check, ClaimCheckFailed, HazardFixed, NotApplicable
 from spec.outcomes import BROKEN, UNVERIFIED
@@ -81,6 +85,13 @@ def add_options(parser: pytest.Parser) -> None:
         help="let a partial run (--claim, -k, a node ID ...) overwrite a full run's results file",
     )
     group.addoption(
+        "--waivers",
+        default=None,
+        metavar="FILE",
+        help="a TOML file of waivers: failures that do not fail the run until a torch release (docs/waivers.md); "
+        "an expired waiver fails the run",
+    )
+    group.addoption(
         "--no-claim-report", action="store_true", default=False, help="do not print the claim report at the end"
     )
 
@@ -112,12 +123,15 @@ def pytest_configure(config: pytest.Config) -> None:
         results_path = config.getoption("--results")
         if results_path and not hasattr(config, "workerinput"):
             _check_results_path(Path(results_path), partial, config.getoption("--results-overwrite"))
+        waivers_path = config.getoption("--waivers")
+        waivers = waivers_mod.load(waivers_path, registry) if waivers_path and not hasattr(config, "workerinput") else None
     except (
         devices_mod.DeviceError,
         dtypes_mod.DtypeError,
         modes_mod.ModeError,
         claims_mod.ClaimError,
         results_mod.ResultsError,
+        waivers_mod.WaiverError,
     ) as exc:
         raise pytest.UsageError(str(exc).replace("\n", " ")) from None
     config.stash[STATE] = {
@@ -130,6 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "partial": partial,
         "import_warnings": import_warnings,
         "registry": registry,
+        "waivers": waivers,
         "reports": {},
         "collected_claim_items": 0,
         "started": time.time(),
@@ -363,11 +378,13 @@ class ResultsCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.rows: dict[str, dict[str, Any]] = {}
+        self.other_failures = 0  # failed reports of tests that check no claim (no waiver covers them)
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         if CLAIM_PROP not in props:
+            self.other_failures += report.failed
             return
         row = self.rows.setdefault(
             report.nodeid,
@@ -412,8 +429,14 @@ class ResultsCollector:
             return
         state = _state(self.config)
         rows = list(self.rows.values())
-        n = Tally.of(r["outcome"] for r in rows)
+        applied = None
+        if state["waivers"] is not None:
+            from spec.versions import torch_version
+
+            applied = waivers_mod.apply(rows, state["waivers"], torch_version())
+        n = Tally.of(waivers_mod.held_outcomes(rows))  # a waived failure counts as held
         self.verdict_line = None
+        self.waiver_lines = waivers_mod.report_lines(applied.as_json()) if applied else []
         if exitstatus in (0, 1) and rows:
             if not n.verified:
                 session.exitstatus = EXIT_NOTHING_VERIFIED
@@ -428,8 +451,18 @@ class ResultsCollector:
                     f"autograd-spec: no rule failed; {n.fixed} hazard test(s) report the hazard fixed "
                     f"(exit {EXIT_ONLY_HAZARDS_FIXED}: update their records)"
                 )
+            elif applied and applied.waived and not n.broken and not self.other_failures:
+                session.exitstatus = pytest.ExitCode.OK
+                self.verdict_line = (
+                    f"autograd-spec: {len(applied.waived)} failing test(s) waived ({', '.join(applied.waived_claims())}): "
+                    "exit 0, as if they held"
+                )
         elif exitstatus == 5 and state["collected_claim_items"] == 0 and (state["selected_claims"] or state["partial"]):
             self.verdict_line = "autograd-spec: the selection matched no claim test: nothing was verified (exit 5)"
+        expired = waivers_mod.expired_line(applied.as_json()) if applied else None
+        if expired and session.exitstatus in (0, 1, 5, 6):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            self.verdict_line = f"autograd-spec: {expired}: the run fails (exit 1)"
         path = self.config.getoption("--results")
         if path:
             doc = results_mod.build(
@@ -449,12 +482,15 @@ class ResultsCollector:
                 exitstatus=int(session.exitstatus),
                 wall=time.time() - state["started"],
             )
-            results_mod.write(doc, path)
+            results_mod.write(waivers_mod.annotate(doc, applied) if applied else doc, path)
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
         line = getattr(self, "verdict_line", None)
+        waiver_lines = getattr(self, "waiver_lines", [])
         if config.getoption("--no-claim-report") or not self.rows:
+            for text in waiver_lines:
+                terminalreporter.write_line(text)
             if line:
                 terminalreporter.write_line(line)
             return
@@ -462,7 +498,7 @@ class ResultsCollector:
 
         state = _state(config)
         terminalreporter.section("claim report")
-        for text in claim_report_lines(list(self.rows.values()), state["registry"]):
+        for text in claim_report_lines(list(self.rows.values()), state["registry"]) + waiver_lines:
             terminalreporter.write_line(text)
         path = config.getoption("--results")
         if path:

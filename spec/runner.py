@@ -3,7 +3,7 @@
 Runs the claims that ship inside the package (``spec/suite``) with pytest, from any working
 directory, without a source checkout and without reading the user's pytest configuration: the
 options are the suite's own (``--claim``, ``--device``, ``--dtype``, ``--mode``, ``--results``,
-``--junitxml`` and any pytest option).  The claim report is printed at the end, and the results
+``--waivers``, ``--junitxml`` and any pytest option).  The claim report is printed at the end, and the results
 JSON is written to ``autograd-spec-results.json`` unless ``--results`` says where.  The exit code
 is the claim run's (see :mod:`spec.plugin`).
 """

@@ -164,3 +164,43 @@ def test_run_without_torch_is_one_line(installed, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "spec", "run"], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 4
     assert proc.stderr.count("\n") == 1 and "torch is not installed" in proc.stderr
+
+
+def test_run_with_waivers_from_an_empty_directory(installed, tmp_path):
+    """``autograd-spec run --waivers``: a failure that a waiver covers exits 0 and is recorded; a bad file is exit 4.
+
+    The failure is real: the mutant constants-are-not-leaves (tests/meta/mutants) patches torch at interpreter
+    start through the generated sitecustomize, with the checkout appended to the path, so that ``spec`` is the
+    installed package and only the mutant comes from the checkout.
+    """
+    from tests.meta import mutation
+
+    site = tmp_path.parent / f"{tmp_path.name}-site"
+    site.mkdir()
+    text = mutation.sitecustomize(ROOT)
+    assert "sys.path.insert(0, " in text
+    (site / "sitecustomize.py").write_text(text.replace("sys.path.insert(0, ", "sys.path.append("))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SPEC_MUTANT"))}
+    env.update({"PYTHONPATH": os.pathsep.join([str(site), str(installed)]), mutation.ENV: "constants-are-not-leaves",
+                mutation.ENV_MODULE: "leaf_tensors"})
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "spec", "run", "--claim", "LEAF-004", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=600)
+
+    assert run("--results", "out.json").returncode == 1  # the mutant breaks the claim
+    (tmp_path / "waivers.toml").write_text(
+        '[[waiver]]\nclaim = "LEAF-004"\nreason = "constants are not leaves here"\n'
+        'link = "https://github.com/pytorch/pytorch/issues/1"\nuntil = "99"\n'
+    )
+    proc = run("--waivers", "waivers.toml", "--results", "out.json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "WAIVED     LEAF-004 (waiver 1, until torch 99)" in proc.stdout
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["selection"]["args"][0].startswith(str(installed)), "the checkout's suite ran, not the installed one"
+    assert doc["exitstatus"] == 0 and doc["waivers"]["entries"][0]["status"] == "applied"
+    (tmp_path / "waivers.toml").write_text('[[waiver]]\nclaim = "LEAF-004"\nreason = "r"\nlink = "https://x.org"\nuntil = "soon"\n')
+    proc = run("--waivers", "waivers.toml")
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 4 and len(err) == 1 and "until 'soon' is not a version" in err[0], proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "waivers.toml"]

@@ -453,5 +453,5 @@ def test_the_gate_workflow_passes_uses_to_the_diff():
     gate = (ROOT / ".github" / "workflows" / "gate.yml").read_text(encoding="utf-8")
     inputs = gate.split("    outputs:", 1)[0]
     assert re.search(r"^      uses:\n        description: .+\n        type: string\n        default: \"\"$", inputs, re.M)
-    assert "USES: ${{ inputs.uses }}" in gate and 'uses+=(--uses "$path")' in gate
-    assert gate.count('"${uses[@]}"') == 2  # the summary and the gate
+    assert "USES: ${{ inputs.uses }}" in gate and 'diff_args+=(--uses "$path")' in gate
+    assert gate.count('"${diff_args[@]}"') == 2  # the summary and the gate (with the waivers, when given)
