@@ -25,8 +25,6 @@ several versions, a ``--uses`` PATH that does not exist); 4 for an unusable waiv
 
 from __future__ import annotations
 
-import json
-import sys
 from collections import defaultdict
 from typing import Any
 
@@ -43,6 +41,7 @@ from spec.aggregate import (
     version_key,
 )
 from spec.errors import CommandError
+from spec.render import emit
 from spec.results import ResultsError, load_many
 
 #: How wide a value is shown in text and Markdown before it is cut (around its first difference).
@@ -432,11 +431,5 @@ def run(args) -> int:
         uses = scan(args.uses)
         report_skipped(uses, "diff")
         report = restrict(report, uses)
-    if args.format == "json":
-        json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-    elif args.format == "markdown":
-        sys.stdout.write(render_markdown(report))
-    else:
-        sys.stdout.write(render_text(report))
+    emit(report, args.format, render_text, render_markdown)
     return 1 if report["regressions"] or waivers_mod.expired_in(report) else 0

@@ -125,3 +125,15 @@ def tidy(text: str) -> str:
 
 
 __all__ = ["TEMPLATES", "environment", "md_code", "md_fence", "md_text", "paragraphs_html", "ref_label", "slug", "tidy"]
+
+
+def emit(report: Any, fmt: str, text: Any, markdown: Any) -> None:
+    """Print a command's report on stdout: as JSON, or rendered by ``markdown(report)`` or ``text(report)``."""
+    import json
+    import sys
+
+    if fmt == "json":
+        json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write((markdown if fmt == "markdown" else text)(report))

@@ -18,6 +18,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from spec.errors import read_text
 from spec.normalize import normalize_document
 from spec.outcomes import UNVERIFIED
 
@@ -139,14 +140,7 @@ _LOADED: dict[tuple[str, int, int], dict[str, Any]] = {}
 
 
 def _load(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ResultsError(f"{path}: no such file")
-    if path.is_dir():
-        raise ResultsError(f"{path}: is a folder, expected a results file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})") from None
+    text = read_text(path, str(path), "a results file", ResultsError)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -54,6 +54,7 @@ from typing import Any
 
 from spec import apis as vocab
 from spec.errors import CommandError
+from spec.render import emit
 
 #: How many places a claim shows in text and Markdown (JSON lists them all).
 PLACES = 6
@@ -387,11 +388,5 @@ def run(args) -> int:
         raise CommandError("give at least one PATH: a file, a folder or an installed package's name")
     report = scan(args.paths, general=args.general)
     report_skipped(report)
-    if args.format == "json":
-        json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
-    elif args.format == "markdown":
-        sys.stdout.write(render_markdown(report))
-    else:
-        sys.stdout.write(render_text(report))
+    emit(report, args.format, render_text, render_markdown)
     return 1 if report["skipped"] else 0

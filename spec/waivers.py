@@ -37,6 +37,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from spec.errors import read_text
+
 #: The axes a waiver can narrow to, in the order they are shown; ``provider`` is a future axis.
 AXES = ("device", "dtype", "mode", "provider")
 REQUIRED = ("claim", "reason", "link", "until")
@@ -96,14 +98,7 @@ def load(path: str | Path, registry: dict | None = None) -> WaiverFile:
     """Read and validate a waivers file; every problem is a :class:`WaiverError` naming the file."""
     path = Path(path)
     where = str(path)
-    if not path.exists():
-        raise WaiverError(f"--waivers {where}: no such file")
-    if path.is_dir():
-        raise WaiverError(f"--waivers {where}: is a folder, expected a TOML file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WaiverError(f"--waivers {where}: cannot be read ({exc.__class__.__name__}: {exc})") from None
+    text = read_text(path, f"--waivers {where}", "a TOML file", WaiverError)
     return WaiverFile(where, tuple(parse(text, f"--waivers {where}", registry)))
 
 
