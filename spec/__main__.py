@@ -9,6 +9,7 @@ Commands:
   merge         merge per-cell results (CI artifacts) and render the matrix and the claim book
   docs          generate the claim book (Markdown and static HTML)
   bench-report  turn pytest-benchmark JSON into a Markdown report and plots; compare two runs
+  repro         one claim as a standalone Python script (torch only) for an upstream bug report
 
 Every command reports bad input in one line on stderr and exits non-zero (2 for usage).
 """
@@ -30,6 +31,7 @@ COMMANDS = {
     "docs": ("spec.book", "generate the claim book from the claims and results"),
     "merge": ("spec.merge", "merge per-cell results (CI artifacts) into the matrix and the claim book"),
     "bench-report": ("spec.bench", "render benchmark results; compare two torch versions"),
+    "repro": ("spec.repro", "print one claim as a standalone Python script (torch only) for an upstream bug report"),
 }
 
 
