@@ -298,10 +298,9 @@ def _header(claim: Claim, device, dtype, mode, version, chosen, plans, closure: 
         lines.append(f"# {'Upstream issue' if claim.kind == 'hazard' else 'Source'}: {claim.ref}")
     lines.append(f"# Cases: device {device}, dtype {dtype}, mode {mode}; the tests (from spec/suite, decorators left out):")
     for p in plans:
-        where = f"{Path(p.source.path).name}::{p.node.name}"
-        lines.append(f"#   {where}" + ("" if p in chosen else
-                                        f"  (not run here: it runs with dtypes {', '.join(p.dtypes or ['any'])} "
-                                        f"in modes {', '.join(p.modes)})"))
+        axes = f"dtypes {', '.join(p.dtypes)}; " if p.dtypes else ""
+        lines.append(f"#   {Path(p.source.path).name}::{p.node.name}  ({axes}modes {', '.join(p.modes)}"
+                     + (")" if p in chosen else "; not run with these)"))
     lines.append(f"# Expectations resolved for torch {version}" + (":" if closure.versions else "."))
     for key, branch, ref in dict.fromkeys(closure.versions):
         lines.append(f"#   {key}: branch {branch!r} ({ref})")

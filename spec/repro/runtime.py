@@ -94,9 +94,7 @@ def compiled(fn, mode, **kwargs):
 def has_numpy():
     """Whether torch can talk to numpy here."""
     try:
-        import numpy
-
-        torch.from_numpy(numpy.zeros(1))
+        torch.zeros(1).numpy()
     except Exception:  # noqa: BLE001 - any failure means: no numpy for torch
         return False
     return True

@@ -3,8 +3,9 @@
 - LEAF-004's script runs with ``python -`` (torch and the standard library only: spec is not importable there) and
   exits 0; under a mutant of torch that breaks LEAF-004 (applied by the sensitivity proof's ``sitecustomize``) it
   exits 1 and prints the failing check's expected and observed values;
-- the scripts of a sample of claims from different sections (fixtures, parametrize, isolated interpreters,
-  hypothesis examples, by_version, hazards, a non-eager mode) run and hold, as the suite does here;
+- every claim's script is generated (torch and the standard library only); the scripts of a sample of claims from
+  different sections (fixtures, parametrize, isolated interpreters, hypothesis examples, by_version, hazards, a
+  non-eager mode) run and hold, as the suite does here;
 - the script's checks have spec.check's semantics, compared on the same inputs;
 - bad input is one line and exit 4.
 
@@ -136,6 +137,18 @@ def test_a_sample_of_claims_scripts_run_and_hold(tmp_path):
     assert not failed, "\n\n".join(failed)
     assert all(re.search(r"\n\w+-\d{3} (holds|the hazard is present, as recorded): \d+ of \d+ cases passed", p.stdout)
                for _, p in done)
+
+
+def test_every_claims_script_is_generated_and_imports_torch_and_the_standard_library_only():
+    from spec.repro import generate
+
+    allowed = set(sys.stdlib_module_names) | {"torch"}
+    wrong = {}
+    for claim_id in registry():
+        text = generate(claim_id)  # compiles it too
+        if imported_roots(text) - allowed:
+            wrong[claim_id] = sorted(imported_roots(text) - allowed)
+    assert not wrong, wrong
 
 
 # ------------------------------------------------------------------ bad input
@@ -276,42 +289,46 @@ def test_the_scripts_checks_agree_with_spec_check():
 # ------------------------------------------------------------------ the full sweep (opt-in)
 
 
-def _suite_verdicts(tmp_path: Path) -> dict[tuple[str, str | None, str], str]:
-    """(claim, dtype, mode) -> the suite's verdict on cpu here: "holds", "fails" or "nothing"."""
+def _suite_rows(tmp_path: Path) -> dict[str, list[dict]]:
+    """Each claim's rows of a suite run on cpu here (eager and func)."""
     results = tmp_path / "suite.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SPEC_MUTANT"))}
     env["PYTHONPATH"] = str(ROOT)
     subprocess.run([sys.executable, "-m", "pytest", "spec/suite", "-p", "no:randomly", "-p", "no:cacheprovider", "-q",
                     "-W", "error::UserWarning", "--device", "cpu", "--mode", "eager,func", "--results", str(results),
                     "--no-claim-report"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    rows: dict[tuple, list[str]] = {}
+    rows: dict[str, list[dict]] = {}
     for row in json.loads(results.read_text())["tests"]:
-        for key in ((row["claim"], row["params"].get("dtype"), row["params"]["mode"]),
-                    (row["claim"], None, row["params"]["mode"])):
-            rows.setdefault(key, []).append(row["outcome"])
-    return {k: "fails" if set(v) & {"failed", "error", "fixed"} else "holds" if "passed" in v else "nothing"
-            for k, v in rows.items()}
+        rows.setdefault(row["claim"], []).append(row)
+    return rows
+
+
+def _suite_verdict(rows: list[dict], dtype: str, mode: str) -> str:
+    """The suite's verdict on the rows a script runs (its dtype or none, its mode): "holds", "fails" or "nothing"."""
+    outcomes = {r["outcome"] for r in rows if r["params"].get("dtype") in (dtype, None) and r["params"]["mode"] == mode}
+    return "fails" if outcomes & {"failed", "error", "fixed"} else "holds" if "passed" in outcomes else "nothing"
 
 
 @pytest.mark.skipif(not os.environ.get("SPEC_REPRO_SWEEP"), reason="the full sweep takes minutes: SPEC_REPRO_SWEEP=1")
 def test_every_claims_script_agrees_with_the_suite(tmp_path):
-    suite = _suite_verdicts(tmp_path)
+    from spec.repro import generate
+
+    suite = _suite_rows(tmp_path)
+    scripts = {claim_id: generate(claim_id) for claim_id in registry()}
     verdict = {0: "holds", 1: "fails", 5: "nothing"}
 
     def one(claim_id):
-        proc = repro(claim_id)
-        if proc.returncode != 0:
-            return claim_id, f"not generated: {proc.stderr.strip()}"
-        dtype, mode = re.search(r"# Cases: device cpu, dtype (\w+), mode (\w+);", proc.stdout).groups()
-        want = suite.get((claim_id, dtype, mode)) or suite.get((claim_id, None, mode))
+        text = scripts[claim_id]
+        dtype, mode = re.search(r"# Cases: device cpu, dtype (\w+), mode (\w+);", text).groups()
+        want = _suite_verdict(suite.get(claim_id, []), dtype, mode)
         cwd = tmp_path / claim_id
         cwd.mkdir()
-        ran = run_script(proc.stdout, cwd, timeout=600)
+        ran = run_script(text, cwd, timeout=600)
         got = verdict.get(ran.returncode, f"exit {ran.returncode}")
         return claim_id, None if got == want else f"script {got}, suite {want}\n{ran.stdout[-1500:]}{ran.stderr[-800:]}"
 
     with ThreadPoolExecutor(2) as pool:
-        done = list(pool.map(one, list(registry())))
+        done = list(pool.map(one, scripts))
     wrong = [f"{cid}: {why}" for cid, why in done if why]
     print(f"\n{len(done) - len(wrong)} of {len(done)} claims' scripts run and agree with the suite")
     assert not wrong, f"{len(wrong)} of {len(done)} disagree:\n" + "\n\n".join(wrong)
