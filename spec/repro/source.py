@@ -306,7 +306,7 @@ class Closure:
 
     def _local_import(self, source: Source, unit: Unit, node: ast.Import | ast.ImportFrom) -> None:
         """An import inside a function: the standard library's and torch's stay; the suite's become the script's own
-        definitions (the statement is replaced by ``pass`` and a comment)."""
+        definitions (the statement becomes a comment)."""
         module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
         if isinstance(node, ast.Import) or not (module == "spec" or module.startswith("spec.")):
             for a in node.names:
@@ -323,7 +323,7 @@ class Closure:
             else:
                 raise Unsupported(f"{source.name} imports {module}.{a.name}, which a standalone script has no stand-in for")
         names = ", ".join(a.name for a in node.names)
-        unit.edits.append((*source.span(node), f"pass  # was: from {module} import {names} (defined above)"))
+        unit.edits.append((*source.span(node), f"# from {module} import {names}: the script defines it above"))
 
     def _framework_attribute(self, source: Source, unit: Unit, node: ast.Attribute, dotted: list[str]) -> bool:
         """Rewrite ``spec.check.tolerating``, ``spec.modes.compiled``, ``pytest.skip``; note ``pinn.X``. True if handled."""
