@@ -10,6 +10,7 @@ Commands:
   docs          generate the claim book (Markdown and static HTML)
   bench-report  turn pytest-benchmark JSON into a Markdown report and plots; compare two runs
   scan          the claims that touch your code, with the file:line where it calls what they check
+  repro         one claim as a standalone Python script (torch only) for an upstream bug report
 
 Every command reports bad input in one line on stderr and exits non-zero (2 for usage).
 """
@@ -32,6 +33,7 @@ COMMANDS = {
     "merge": ("spec.merge", "merge per-cell results (CI artifacts) into the matrix and the claim book"),
     "bench-report": ("spec.bench", "render benchmark results; compare two torch versions"),
     "scan": ("spec.scan", "the claims that touch your code: a static scan of files, folders or a package"),
+    "repro": ("spec.repro", "print one claim as a standalone Python script (torch only) for an upstream bug report"),
 }
 
 

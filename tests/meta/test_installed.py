@@ -117,6 +117,19 @@ def test_scan_from_an_empty_directory(installed, tmp_path):
     assert sorted(p.name for p in pkg.iterdir()) == ["__init__.py", "fit.py"], "the package was imported"
 
 
+def test_repro_from_an_empty_directory(installed, tmp_path):
+    """The repro script comes from the installed claims, and runs with neither the package nor the checkout."""
+    proc = run_installed(installed, tmp_path, "repro", "LEAF-004")
+    assert proc.returncode == 0, proc.stderr
+    assert "def test_computed_constant_is_leaf(device, dtype, form, check):" in proc.stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SPEC_MUTANT")) and k != "PYTHONPATH"}
+    ran = subprocess.run([sys.executable, "-"], input=proc.stdout, cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert "LEAF-004 holds: 2 of 2 cases passed" in ran.stdout
+    assert not list(tmp_path.iterdir()), "repro left files in the user's directory"
+
+
 def test_run_without_numpy_skips_numpy_claims_with_the_reason(installed, tmp_path):
     """A bare environment: torch without numpy warns at import; under -W error the run still works."""
     proc = run_installed(installed, tmp_path, "run", "--claim", "LEAF-001,GRAPH-007", "--results", "out.json",
