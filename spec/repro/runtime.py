@@ -50,6 +50,50 @@ def show(value):
     return _ADDRESS.sub("", repr(value))
 
 
+RETURNED = "returned"
+RAISED = "raised"
+
+
+def call_outcome_text(outcome):
+    """A call's outcome as text: "returned", or "Type: message" (what an expected pattern is searched in)."""
+    if outcome.get("outcome") == RAISED:
+        return f"{outcome.get('type')}: {outcome.get('message')}"
+    return str(outcome.get("outcome"))
+
+
+class Outcome:
+    """What a call is expected to do: return (``value``: what the claim states), or raise matching ``matches``."""
+
+    def __init__(self, outcome, value=None, matches=None):
+        if outcome not in (RETURNED, RAISED):
+            raise ValueError(f"an outcome is {RETURNED!r} or {RAISED!r}, not {outcome!r}")
+        self.outcome, self.value, self.matches = outcome, value, matches
+
+    @classmethod
+    def returned(cls, value=None):
+        return cls(RETURNED, value=value)
+
+    @classmethod
+    def raised(cls, matches=""):
+        return cls(RAISED, matches=matches)
+
+    @classmethod
+    def of(cls, expected):
+        if isinstance(expected, Outcome):
+            return expected
+        if isinstance(expected, dict) and set(expected) <= {"outcome", "value", "matches"}:
+            return cls(expected["outcome"], value=expected.get("value"), matches=expected.get("matches"))
+        raise TypeError(f"not an outcome: {expected!r}")
+
+    @property
+    def returns(self):
+        return self.outcome == RETURNED
+
+    @property
+    def raises(self):
+        return self.outcome == RAISED
+
+
 class CheckFailed(AssertionError):
     """A check did not hold: the case ends here, as the test does in the suite."""
 
@@ -166,6 +210,20 @@ class Check:
         except Exception as exc:  # noqa: BLE001 - the outcome is the observation
             self._report(name, False, "the call returns", f"{type(exc).__name__}: {message_text(exc)}")
         self._report(name, True, "the call returns", "it returned")
+        return value
+
+    def call(self, name, fn, expected):
+        want = Outcome.of(expected)
+        try:
+            value, observed = fn(), {"outcome": RETURNED}
+        except Exception as exc:  # noqa: BLE001 - the outcome is the observation
+            value, observed = None, {"outcome": RAISED, "type": type(exc).__name__, "message": message_text(exc)}
+        if want.returns:
+            ok, wanted = observed["outcome"] == RETURNED, "the call returns"
+        else:
+            ok = observed["outcome"] == RAISED and re.search(want.matches or "", call_outcome_text(observed)) is not None
+            wanted = f"an exception matching {want.matches!r}"
+        self._report(name, ok, wanted, call_outcome_text(observed))
         return value
 
     def absent(self, name, fn, exc_type, fragment, *, reason):

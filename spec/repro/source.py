@@ -32,6 +32,7 @@ FRAMEWORK = {
     ("spec.check", "tolerating"): "tolerating",
     ("spec.check", "message_text"): "message_text",
     ("spec.check", "not_applicable"): "not_applicable",
+    ("spec.check", "Outcome"): "Outcome",
     ("spec.torch_import", "has_numpy"): "has_numpy",
     ("spec", "isolated"): "isolated",
     ("spec.isolated", "run"): "isolated.run",
