@@ -174,7 +174,8 @@ def test_run_without_torch_is_one_line(installed, tmp_path):
     env["PYTHONPATH"] = os.pathsep.join([str(blocker), str(installed)])
     work = tmp_path / "w"
     work.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "spec", "run"], cwd=work, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "spec", "run"], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 4
     assert proc.stderr.count("\n") == 1 and "torch is not installed" in proc.stderr
 

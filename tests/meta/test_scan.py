@@ -205,7 +205,7 @@ def test_an_installed_package_is_found_by_name_without_importing_it(tmp_path):
     for target, files in (("boomlib", {"model.py", "train.py"}), ("boomlib.sub", {"train.py"}),
                           ("boomlib.model", {"model.py"})):
         proc = subprocess.run([sys.executable, "-m", "spec", "scan", target, "--format", "json"], cwd=tmp_path, env=env,
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
         assert {Path(s["file"]).name for a in doc["apis"] for s in a["sites"]} == files, target
