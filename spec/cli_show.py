@@ -53,7 +53,7 @@ def gather(claim: Claim, results: list[Path]) -> dict[str, Any]:
     if results:
         agg = Aggregate(runs_of(load_many([str(p) for p in results])))
         for run in agg.runs:
-            rows = agg._rows_in(claim.id, run)
+            rows = [r for rn, r in agg.rows_of.get(claim.id, []) if rn is run]
             if not rows:
                 continue
             cell = agg.run_cell(claim.id, run)
