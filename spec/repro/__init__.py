@@ -240,6 +240,8 @@ def _generate(claim: Claim, device: str, dtype: str | None, mode: str, version: 
             out.append(_banner(unit.source, current == runtime.name))
         if unit.source is runtime and unit.node is runtime.defs["TOLERANCES"]:
             out.append(_tolerances())
+        elif unit.source is runtime and unit.node in (runtime.defs["HELD"], runtime.defs["NOT_HELD"]):
+            out.append(_outcome_group(unit.node is runtime.defs["HELD"]))
         else:
             out.append(unit.text())
     text = "\n\n\n".join(_with_pinn(out, closure))
@@ -275,6 +277,13 @@ def _tolerances() -> str:
 
     items = ", ".join(f"{name!r}: ({t.rtol!r}, {t.atol!r})" for name, t in TOLERANCES.items())
     return f"#: spec/precision.py: (rtol, atol) per dtype, for the checks that are not exact.\nTOLERANCES = {{{items}}}"
+
+
+def _outcome_group(held: bool) -> str:
+    from spec.outcomes import HELD, NOT_HELD
+
+    name, group = ("HELD", HELD) if held else ("NOT_HELD", NOT_HELD)
+    return f"#: spec/outcomes.py: the outcomes of a case that {'hold' if held else 'do not hold'}.\n{name} = {sorted(group)!r}"
 
 
 def _imports(closure: Closure) -> str:

@@ -26,6 +26,9 @@ import torch
 
 #: spec.precision's tolerances per dtype, ``(rtol, atol)``; a script gets them as numbers (see spec.repro).
 TOLERANCES = {}
+#: spec.outcomes' groups of a case's outcome: what holds and what does not; a script gets them written in.
+HELD = frozenset()
+NOT_HELD = frozenset()
 
 _ADDRESS = re.compile(r" (?:object )?at 0x[0-9a-fA-F]+")
 _TRIGGERED = re.compile(r"\s*\(Triggered internally at [^)]*\)\s*$")
@@ -416,8 +419,8 @@ class Repro:
 
     def finish(self):
         """Print the verdict; 0: the claim holds, 1: it does not, 5: nothing was verified (every case n/a or skipped)."""
-        bad = [o for o in self.outcomes if o[1] in ("failed", "fixed", "error")]
-        held = [o for o in self.outcomes if o[1] == "passed"]
+        bad = [o for o in self.outcomes if o[1] in NOT_HELD]
+        held = [o for o in self.outcomes if o[1] in HELD]
         print()
         if bad:
             print(f"{self.claim} DOES NOT HOLD: {len(bad)} of {len(self.outcomes)} cases failed")

@@ -39,6 +39,8 @@ FRAMEWORK = {
     ("spec.modes", "compiled"): "compiled",
     ("pytest", "skip"): "skip",
 }
+#: The runtime's names whose values a script gets written in from the framework (see spec.repro).
+GENERATED = ("TOLERANCES", "HELD", "NOT_HELD")
 #: Names a test module imports for its decorators only (they are left out of the script).
 DECORATOR_ONLY = {("spec", "claim"), ("spec", "dtypes"), ("spec.claims", "modes"), ("spec.claims", "claim"),
                   ("spec.claims", "dtypes"), ("spec", "by_version"), ("spec.versions", "by_version")}
@@ -240,8 +242,8 @@ class Closure:
             if source is self.runtime and name == "Check":
                 unit.methods = []  # chosen at the end, from the checks the copied code calls
                 return
-            if source is self.runtime and name == "TOLERANCES":
-                return  # written from spec.precision
+            if source is self.runtime and name in GENERATED:
+                return  # written from spec.precision and spec.outcomes (spec.repro)
             self._scan(source, unit, [node])
             return
         binding = source.imports.get(name)
