@@ -430,6 +430,9 @@ def run(args) -> int:
 
         uses = scan(args.uses)
         report_skipped(uses, "diff")
+        if uses["files"] == len(uses["skipped"]):  # a gate over no code would pass having judged nothing
+            raise CommandError(f"--uses {' '.join(args.uses)}: no Python file read ({uses['files']} found, "
+                               f"{len(uses['skipped'])} skipped): nothing to restrict the diff to")
         report = restrict(report, uses)
     emit(report, args.format, render_text, render_markdown)
     return 1 if report["regressions"] or waivers_mod.expired_in(report) else 0

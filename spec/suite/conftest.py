@@ -1,7 +1,8 @@
 """Fixtures shared by the claims; loads the claim plugin (options, parametrization, results).
 
-This is what makes ``pytest --pyargs spec.suite`` and ``autograd-spec run`` work from an
-installed package, without the repository's root ``conftest.py``.
+From an installed package, without the repository's root ``conftest.py``, ``autograd-spec run`` loads the plugin
+itself (``-p spec.plugin``), and so must ``pytest -p spec.plugin --pyargs spec.suite`` when it passes options of the
+plugin (pytest reads the command line before any conftest); a plain ``pytest --pyargs spec.suite`` gets it here.
 """
 
 import sys
@@ -14,7 +15,7 @@ torch = import_torch()  # outside -W error: torch without numpy warns at import
 
 from spec.suite.hypothesis_profiles import load_profile  # noqa: E402
 
-# An installed run (``autograd-spec run``, ``pytest --pyargs spec.suite``) loads the plugin here.  In a checkout the
+# Declared only where nothing loaded the plugin before (a plain ``pytest --pyargs spec.suite``).  In a checkout the
 # root conftest.py has loaded it already, and must: pytest reads its first pass of the command line before any
 # conftest below the root, so ``--claim LEAF-004`` (the value after a space) parses only when the root loads the
 # options, and a conftest below the root that pytest meets only while collecting may not declare pytest_plugins.

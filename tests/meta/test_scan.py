@@ -455,3 +455,17 @@ def test_the_gate_workflow_passes_uses_to_the_diff():
     assert re.search(r"^      uses:\n        description: .+\n        type: string\n        default: \"\"$", inputs, re.M)
     assert "USES: ${{ inputs.uses }}" in gate and 'diff_args+=(--uses "$path")' in gate
     assert gate.count('"${diff_args[@]}"') == 2  # the summary and the gate (with the waivers, when given)
+
+
+def test_diff_uses_over_no_python_file_is_refused_not_passed(tmp_path, write_results):
+    """A gate restricted to code it could not read would pass having judged nothing."""
+    from tests.meta.conftest import make_results
+
+    a = write_results("a.json", make_results("2.14.1"))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.txt").write_text("no code here\n")
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    for target, found in ((tmp_path / "docs", "0 found, 0 skipped"), (tmp_path / "broken.py", "1 found, 1 skipped")):
+        proc = spec("diff", a, a, "--uses", target)
+        assert proc.returncode == 2, proc.stdout
+        assert f"no Python file read ({found}): nothing to restrict the diff to" in proc.stderr.strip().splitlines()[-1]
