@@ -61,6 +61,16 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Saved tensors, autograd.functional and threads", "Chapter 3"),
     ("torch.compile", "Execution modes"),
     ("torch.func transforms", "Execution modes"),
+    ("Activation checkpointing", "Chapter 4"),
+    ("Automatic mixed precision", "Chapter 4"),
+    ("Distributed data parallel", "Chapter 4"),
+    ("torch.export", "Chapter 4"),
+    ("Compiled backward", "Chapter 4"),
+    ("Control flow operators", "Chapter 4"),
+    ("Module hooks", "Chapter 4"),
+    ("gradcheck and gradgradcheck", "Chapter 4"),
+    ("Optimizers and gradient utilities", "Chapter 4"),
+    ("Derivative operators", "Derivative providers"),
 )
 SECTION_NAMES = tuple(name for name, _ in SECTIONS)
 PART_OF = dict(SECTIONS)
