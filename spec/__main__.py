@@ -11,6 +11,7 @@ Commands:
   bench-report  turn pytest-benchmark JSON into a Markdown report and plots; compare two runs
   scan          the claims that touch your code, with the file:line where it calls what they check
   repro         one claim as a standalone Python script (torch only) for an upstream bug report
+  sources       the sources map: per PyTorch documentation page, its statements enforced, waived and open
 
 Every command reports bad input in one line on stderr and exits non-zero (2 for usage).
 """
@@ -34,6 +35,7 @@ COMMANDS = {
     "bench-report": ("spec.bench", "render benchmark results; compare two torch versions"),
     "scan": ("spec.scan", "the claims that touch your code: a static scan of files, folders or a package"),
     "repro": ("spec.repro", "print one claim as a standalone Python script (torch only) for an upstream bug report"),
+    "sources": ("spec.sources", "the documented statements of PyTorch per page: enforced by claims, waived, open"),
 }
 
 

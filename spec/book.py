@@ -41,8 +41,10 @@ from spec.results import load_many
 EXPLANATIONS = Path(__file__).resolve().parent / "explanations"
 HAZARDS_PAGE = "hazards.md"
 
+SOURCES_PAGE = "sources.md"
+
 #: Files the book consists of, besides the section pages.
-TOP_FILES = ("README.md", "index.html")
+TOP_FILES = ("README.md", "index.html", SOURCES_PAGE)
 
 
 # --------------------------------------------------------------------------- explanations
@@ -219,9 +221,35 @@ def _source(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def sources_model(registry: dict[str, Claim]) -> dict[str, Any]:
+    """The sources map for the book: per documentation page its statements, each with the claims that enforce it
+    (linked to their section pages) or its waiver; and per claim the statements it enforces."""
+    from spec.sources import load, totals
+
+    pages = load(allow_open=True)
+    by_claim: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    out = []
+    for p in pages:
+        statements = []
+        for st in p.statements:
+            row = {"id": st.id, "section": st.section, "says": st.says, "quote": st.quote, "coverage": st.coverage,
+                   "waiver": st.waiver, "why": st.why, "page": p.title, "url": p.url,
+                   "claims": [{"id": c, "slug": slug(registry[c].section) if c in registry else ""}
+                              for c in st.claims]}
+            statements.append(row)
+            for c in st.claims:
+                by_claim[c].append(row)
+        out.append({"prefix": p.prefix, "title": p.title, "url": p.url, "file": p.file, "counts": p.counts,
+                    "statements": statements})
+    return {"pages": out, "totals": totals(pages), "by_claim": dict(by_claim)}
+
+
 def book_model(agg: Aggregate, explanations: dict[str, str], mutants: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     """Everything the book's templates show, as plain sorted data, from the one aggregation."""
     claims = [_claim_model(agg, c, explanations.get(cid, ""), mutants) for cid, c in agg.registry.items()]
+    sources_map = sources_model(agg.registry)
+    for c in claims:
+        c["statements"] = sources_map["by_claim"].get(c["id"], [])
     counts = agg.counts(agg.registry)
     sections = []
     for name in SECTION_NAMES:
@@ -244,6 +272,7 @@ def book_model(agg: Aggregate, explanations: dict[str, str], mutants: dict[str, 
         "hazards": [c for c in claims if c["kind"] == "hazard"],
         "versions": [run.key for run in agg.runs],
         "sources": [_source(d) for d in docs],
+        "sources_map": sources_map,
         "upgraded": sum(1 for d in docs if d.get("_upgraded_from")),
         "counts": counts,
         "statuses": [{"key": s.key, "label": s.label, "mark": s.mark, "sym": s.sym, "css": s.css, "count": counts[s.key]}
@@ -273,6 +302,7 @@ def render(model: dict[str, Any]) -> dict[str, str]:
         "index.html": env.get_template("book.html.j2").render(book=model),
     }
     files[HAZARDS_PAGE] = env.get_template("hazards.md.j2").render(book=model)
+    files[SOURCES_PAGE] = env.get_template("sources.md.j2").render(book=model)
     section_tpl = env.get_template("section.md.j2")
     for i, section in enumerate(model["sections"]):
         prev = model["sections"][i - 1] if i else None

@@ -23,7 +23,10 @@ def run(args) -> int:
             raise CommandError(f"no claims in section {args.section!r}")
     out = sys.stdout
     if args.format == "json":
-        json.dump([c.as_json() for c in claims], out, indent=1)
+        from spec.sources import sources_of
+
+        index = sources_of()
+        json.dump([{**c.as_json(), "sources": index.get(c.id, [])} for c in claims], out, indent=1)
         out.write("\n")
     elif args.format == "markdown":
         section = None

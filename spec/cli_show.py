@@ -49,6 +49,12 @@ def gather(claim: Claim, results: list[Path]) -> dict[str, Any]:
         if change.ref and change.ref not in sources:
             sources.append(change.ref)
     mutants = (load_mutants() or {}).get(claim.id, [])
+    from spec.sources import sources_of, statements_by_id
+
+    found = statements_by_id()
+    statements = [{"id": sid, "page": found[sid][0].title, "url": found[sid][0].url, "section": found[sid][1].section,
+                   "says": found[sid][1].says, "quote": found[sid][1].quote}
+                  for sid in sources_of().get(claim.id, [])]
     status: list[dict[str, Any]] = []
     if results:
         agg = Aggregate(runs_of(load_many([str(p) for p in results])))
@@ -72,6 +78,7 @@ def gather(claim: Claim, results: list[Path]) -> dict[str, Any]:
         "part": claim.part,
         "section": claim.section,
         "sources": sources,
+        "statements": statements,
         "tests": [{"file": t.module, "line": t.lineno, "name": t.name, "modes": list(t.modes or ("eager",))}
                   for t in claim.tests],
         "explanation": {"file": files.explanations, "text": load_explanations().get(claim.id, "")},
@@ -90,6 +97,10 @@ def render(info: dict[str, Any]) -> str:
     out = [f"{info['id']} ({info['kind']}): {info['statement']}", ""]
     out.append(f"section: {info['section']} ({info['part']}); book: {info['book_page']}")
     out.append("sources: " + (", ".join(info["sources"]) if info["sources"] else "none recorded beyond the book page"))
+    out.append(f"documented statements it enforces ({len(info['statements'])}; autograd-spec sources):")
+    for st in info["statements"]:
+        out.extend(wrap.wrap(f"{st['id']} [{st['page']}, {st['section']}]: {st['says']}"
+                             + (f' ("{st["quote"]}")' if st["quote"] else "")))
     out.append(f"files under {info['root']}:")
     out.append("tests:")
     for t in info["tests"]:
