@@ -477,3 +477,118 @@ def test_saved_intermediate_drops_a_term(device, dtype, way, check):
         wrong=0.25 if scalar_way else dropped.to(dtype).tolist(),
         truth=0.5 if scalar_way else ref_xx.to(dtype).tolist(),
     )
+
+
+class _Scale(torch.autograd.Function):
+    """a * b (b a tensor), recording ctx.needs_input_grad; backward returns what the test class attribute says."""
+
+    seen: list = []
+    wrong: str = ""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        _Scale.seen.append(tuple(ctx.needs_input_grad))
+        if _Scale.wrong == "count":
+            return (g * b,)
+        if _Scale.wrong == "shape":
+            return torch.cat([g * b, g[:1]]), None
+        return g * b, g * a
+
+
+@claim(
+    "FN-009",
+    "ctx.needs_input_grad tells backward which inputs need a gradient: (True, False) for a Function of a that "
+    "requires grad and b that does not, (False, True) the other way round, and gradients returned for an input that "
+    "does not need one are dropped.",
+    section="Custom autograd.Function",
+)
+def test_needs_input_grad(device, dtype, check):
+    for flags, expected in (((True, False), (True, False)), ((False, True), (False, True))):
+        a = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=flags[0])
+        b = torch.tensor([3.0, 4.0], device=device, dtype=dtype, requires_grad=flags[1])
+        _Scale.seen, _Scale.wrong = [], ""
+        _Scale.apply(a, b).sum().backward()
+        check.equal(f"ctx.needs_input_grad with requires_grad {flags}", _Scale.seen, [expected])
+        check.none(f"grad of the input that does not require grad {flags}", (b if flags[0] else a).grad)
+
+
+@claim(
+    "FN-010",
+    "A custom backward must return one gradient per forward input: returning one for a Function of two tensors "
+    "raises 'function _ScaleBackward returned an incorrect number of gradients (expected 2, got 1)'.",
+    section="Custom autograd.Function",
+)
+def test_backward_returns_wrong_count(device, dtype, check):
+    a = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=True)
+    b = torch.tensor([3.0, 4.0], device=device, dtype=dtype)
+    _Scale.seen, _Scale.wrong = [], "count"
+    try:
+        with check.raises("backward returning 1 gradient for 2 inputs", RuntimeError,
+                          r"returned an incorrect number of gradients \(expected 2, got 1\)"):
+            _Scale.apply(a, b).sum().backward()
+    finally:
+        _Scale.wrong = ""
+
+
+@claim(
+    "FN-011",
+    "A custom backward must return gradients of the input's shape: a gradient of shape [3] for an input of shape "
+    "[2] raises 'returned an invalid gradient at index 0 - got [3] but expected shape compatible with [2]'.",
+    section="Custom autograd.Function",
+)
+def test_backward_returns_wrong_shape(device, dtype, check):
+    a = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=True)
+    b = torch.tensor([3.0, 4.0], device=device, dtype=dtype)
+    _Scale.seen, _Scale.wrong = [], "shape"
+    try:
+        with check.raises("backward returning a [3] gradient for a [2] input", RuntimeError,
+                          r"returned an invalid gradient at index 0 - got \[3\] but expected shape compatible "
+                          r"with \[2\]"):
+            _Scale.apply(a, b).sum().backward()
+    finally:
+        _Scale.wrong = ""
+
+
+class _Failing(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        raise ValueError("backward of _Failing failed")
+
+
+@claim(
+    "FN-012",
+    "Under torch.autograd.detect_anomaly() (and set_detect_anomaly(True)) an error in a backward propagates "
+    "unchanged and is preceded by a UserWarning 'Error detected in _FailingBackward. Traceback of forward call that "
+    "caused the error' that names the forward line; without anomaly mode no such warning.",
+    section="Custom autograd.Function",
+)
+@pytest.mark.parametrize("way", ["detect_anomaly", "set_detect_anomaly", "off"])
+def test_anomaly_mode_names_the_forward_call(device, dtype, way, check):
+    import contextlib
+    import warnings
+
+    a = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=True)
+    ctx = {"detect_anomaly": torch.autograd.detect_anomaly, "set_detect_anomaly": lambda: torch.autograd.set_detect_anomaly(True),
+           "off": contextlib.nullcontext}[way]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ctx():
+            y = _Failing.apply(a)  # the forward line the traceback names
+            with check.raises(f"backward error under {way}", ValueError, r"backward of _Failing failed"):
+                y.sum().backward()
+    texts = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    found = [t for t in texts if "Error detected in _FailingBackward" in t]
+    check.equal(f"warnings naming _FailingBackward under {way}", len(found), 0 if way == "off" else 1)
+    if found:
+        check.matches("the warning's traceback", found[0], r"Traceback of forward call that caused the error:[\s\S]*"
+                      r"y = _Failing\.apply\(a\)")

@@ -304,3 +304,26 @@ def test_grad_mode_is_thread_local(device, dtype, check):
     t.join()
     check.equal("is_grad_enabled() in the thread after set_grad_enabled(False)", seen.get("off in thread"), False)
     check.true("is_grad_enabled() in the starting thread", torch.is_grad_enabled())
+
+
+@claim(
+    "GM-012",
+    "torch.no_grad() works as a decorator (a decorated function's result of x * x does not require grad, and grad "
+    "mode is back on after the call), and torch.is_inference_mode_enabled() is True inside torch.inference_mode(), "
+    "False outside it and inside inference_mode(False).",
+    section="Grad modes",
+)
+def test_no_grad_decorator_and_is_inference_mode_enabled(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+
+    @torch.no_grad()
+    def square(t):
+        return t * t
+
+    check.false("requires_grad of a @torch.no_grad() function's result", square(x).requires_grad)
+    check.true("is_grad_enabled() after the call", torch.is_grad_enabled())
+    check.false("is_inference_mode_enabled() outside", torch.is_inference_mode_enabled())
+    with torch.inference_mode():
+        check.true("is_inference_mode_enabled() inside inference_mode()", torch.is_inference_mode_enabled())
+        with torch.inference_mode(False):
+            check.false("is_inference_mode_enabled() inside inference_mode(False)", torch.is_inference_mode_enabled())

@@ -163,3 +163,53 @@ def test_diagonal_from_n_hvps(device, dtype, check):
         g, xr, grad_outputs=eye, retain_graph=True, is_grads_batched=True))
     check.close("diagonal from is_grads_batched=True vs float64 closed form", torch.diagonal(batched), truth,
                 dtype=dtype, device=device, shape=(N,))
+
+
+FORWARD_NEEDS_VECTORIZE = r"only\s?implemented for `vectorize=True`"
+
+
+@claim(
+    "HESS-004",
+    "torch.autograd.functional.jacobian with strategy='forward-mode' and vectorize=True gives the reverse-mode "
+    "Jacobian (diag(3, 12) for x**3 at [1, 2]), and strategy='forward-mode' without vectorize=True raises "
+    "NotImplementedError '... only implemented for `vectorize=True`'.",
+    section="Hessians and Hessian-vector products",
+)
+def test_jacobian_forward_mode_strategy(device, dtype, check):
+    functional = torch.autograd.functional
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    expected = [[3.0, 0.0], [0.0, 12.0]]
+
+    def cube(t):
+        return t**3
+
+    check.tensor("jacobian(reverse-mode)", functional.jacobian(cube, x), expected, dtype=dtype, device=device)
+    check.tensor("jacobian(vectorize=True, strategy='forward-mode')",
+                 functional.jacobian(cube, x, vectorize=True, strategy="forward-mode"), expected, dtype=dtype,
+                 device=device)
+    with check.raises("jacobian(strategy='forward-mode') without vectorize", NotImplementedError,
+                      FORWARD_NEEDS_VECTORIZE):
+        functional.jacobian(cube, x, strategy="forward-mode")
+
+
+@claim(
+    "HESS-005",
+    "torch.autograd.functional.vjp, vhp and hvp return the pair (f(x), product): for f = sum(x**3) at [1, 2], "
+    "vjp gives (9, [3, 12]) and vhp and hvp with v = [1, 1] both give (9, [6, 12]) (the Hessian is symmetric).",
+    section="Hessians and Hessian-vector products",
+)
+def test_functional_products_return_the_output_too(device, dtype, check):
+    functional = torch.autograd.functional
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    v = torch.ones_like(x)
+
+    def f(t):
+        return (t**3).sum()
+
+    for name, call, product in (("vjp", lambda: functional.vjp(f, x), [3.0, 12.0]),
+                                ("vhp", lambda: functional.vhp(f, x, v), [6.0, 12.0]),
+                                ("hvp", lambda: functional.hvp(f, x, v), [6.0, 12.0])):
+        out = call()
+        check.equal(f"{name} returns a pair", len(out), 2)
+        check.tensor(f"{name}(...)[0], the output f(x)", out[0], 9.0, dtype=dtype, device=device)
+        check.tensor(f"{name}(...)[1], the product", out[1], product, dtype=dtype, device=device)

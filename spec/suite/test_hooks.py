@@ -217,3 +217,89 @@ def test_multi_grad_hook(device, dtype, hook_mode, check):
     check.equal("calls", len(calls), 2)
     check.tensor("first call", calls[0], [3.0], dtype=dtype, device=device)
     check.true("second call got one gradient", isinstance(calls[1], torch.Tensor))
+
+
+@claim(
+    "HOOK-008",
+    "A tensor hook stays bound to the grad_fn the tensor had when it was registered: for t = x * 2 at x = 1, a hook "
+    "registered before t.mul_(3) receives 3 (the gradient with respect to t's old value) and one registered after "
+    "receives 1, through backward() and autograd.grad.",
+    section="Hooks",
+)
+@pytest.mark.parametrize("way", ["backward", "autograd.grad"])
+def test_hook_before_inplace_stays_on_old_node(device, dtype, way, check):
+    x = torch.tensor(1.0, requires_grad=True, device=device, dtype=dtype)
+    t = x * 2
+    seen = {}
+    t.register_hook(lambda g: seen.__setitem__("before", g.detach().clone()))
+    t.mul_(3)
+    t.register_hook(lambda g: seen.__setitem__("after", g.detach().clone()))
+    if way == "backward":
+        t.backward()
+    else:
+        torch.autograd.grad(t, x)
+    check.tensor("gradient seen by the hook registered before mul_", seen.get("before"), 3.0, dtype=dtype, device=device)
+    check.tensor("gradient seen by the hook registered after mul_", seen.get("after"), 1.0, dtype=dtype, device=device)
+
+
+@claim(
+    "HOOK-009",
+    "Several hooks on one tensor run in registration order and each sees the gradient the previous one returned: "
+    "for (x * x).sum() at x = [1, 2], hooks g * 2 then g + 1 give [5, 9], the second hook sees [4, 8], and the "
+    "reverse registration order gives [6, 10].",
+    section="Hooks",
+)
+def test_hooks_run_in_registration_order(device, dtype, check):
+    def run(first, second):
+        x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+        seen = []
+        x.register_hook(first)
+        x.register_hook(lambda g: (seen.append(g.detach().clone()), second(g))[1])
+        (x * x).sum().backward()
+        return x.grad, seen
+
+    grad, seen = run(lambda g: g * 2, lambda g: g + 1)
+    check.tensor("x.grad with hooks g*2 then g+1", grad, [5.0, 9.0], dtype=dtype, device=device)
+    check.tensor("what the second hook received", seen[0] if seen else None, [4.0, 8.0], dtype=dtype, device=device)
+    grad, _ = run(lambda g: g + 1, lambda g: g * 2)
+    check.tensor("x.grad with hooks g+1 then g*2", grad, [6.0, 10.0], dtype=dtype, device=device)
+
+
+@claim(
+    "HOOK-010",
+    "Hooks fire in the documented order: the tensor hook, then the Node pre-hook of its grad_fn, then the Node "
+    "post-hook; a pre-hook that returns new grad_outputs replaces the gradient flowing into the Node ([20, 20] "
+    "instead of [2, 2] for y = x * 2 with a pre-hook returning (g * 10,)).",
+    section="Hooks",
+)
+def test_tensor_then_prehook_then_posthook(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    y = x * 2
+    order = []
+    y.grad_fn.register_hook(lambda gi, go: order.append("Node post-hook"))
+    y.grad_fn.register_prehook(lambda go: (order.append("Node pre-hook"), (go[0] * 10,))[1])
+    y.register_hook(lambda g: order.append("tensor hook"))
+    y.sum().backward()
+    check.equal("order in which the hooks fired", order, ["tensor hook", "Node pre-hook", "Node post-hook"])
+    check.tensor("x.grad with the pre-hook returning g * 10", x.grad, [20.0, 20.0], dtype=dtype, device=device)
+
+
+@claim(
+    "HOOK-011",
+    "A Node names itself and its edges: for y = x.sin(), y.grad_fn.name() is 'SinBackward0', next_functions is one "
+    "(AccumulateGrad, 0) pair whose variable is x, and metadata is a dict, the same object on every access, that "
+    "keeps what is stored in it.",
+    section="Hooks",
+)
+def test_node_name_next_functions_metadata(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    node = x.sin().grad_fn
+    check.equal("y.grad_fn.name()", node.name(), "SinBackward0")
+    nexts = node.next_functions
+    check.equal("len(next_functions)", len(nexts), 1)
+    check.equal("next_functions[0] Node name and input number", (nexts[0][0].name(), nexts[0][1]),
+                ("torch::autograd::AccumulateGrad", 0))
+    check.true("next_functions[0][0].variable is x", nexts[0][0].variable is x)
+    node.metadata["tag"] = "residual"
+    check.true("metadata is a dict", isinstance(node.metadata, dict))
+    check.equal("metadata keeps what is stored", node.metadata.get("tag"), "residual")

@@ -147,3 +147,78 @@ def test_threads_with_their_own_graphs(device, dtype, check):
         t.join()
     for i, r in enumerate(results):
         check.tensor(f"thread {i}'s autograd.grad", r, [2.0, 4.0], dtype=dtype, device=device)
+
+
+DISABLED_HOOKS_MESSAGE = "saved-tensor hooks are off in this block"
+
+
+@claim(
+    "SAVED-006",
+    "Inside torch.autograd.graph.disable_saved_tensors_hooks(message), entering saved_tensors_hooks raises "
+    "RuntimeError with exactly that message; after the block they can be entered again.",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_disable_saved_tensors_hooks(check):
+    graph = torch.autograd.graph
+    with graph.disable_saved_tensors_hooks(DISABLED_HOOKS_MESSAGE):
+        with check.raises("saved_tensors_hooks inside disable_saved_tensors_hooks", RuntimeError,
+                          DISABLED_HOOKS_MESSAGE):
+            with graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+                pass
+
+    def enter_again():
+        with graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+            pass
+
+    check.works("saved_tensors_hooks after the block", enter_again)
+
+
+@claim(
+    "SAVED-007",
+    "saved_tensors_hooks are thread-local: a graph built in a thread started inside the context calls no pack hook "
+    "(0 packs for (x*x).sin() there, 3 in the starting thread).",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_saved_tensors_hooks_are_thread_local(device, dtype, check):
+    counts = {"main": 0, "thread": 0}
+    where = threading.local()
+
+    def pack(t):
+        counts[getattr(where, "name", "main")] += 1
+        return t
+
+    def build(name):
+        where.name = name
+        x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+        (x * x).sin().sum().backward()
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        thread = threading.Thread(target=build, args=("thread",))
+        thread.start()
+        thread.join(timeout=30)
+        build("main")
+    check.equal("pack calls for the graph built in the other thread", counts["thread"], 0)
+    check.equal("pack calls for the graph built in the starting thread", counts["main"], 3)
+
+
+@claim(
+    "SAVED-008",
+    "SavedTensor.register_hooks (on grad_fn._raw_saved_self) calls the pack hook once, at registration, and the "
+    "unpack hook at every read of _saved_self and in backward, which then uses what unpack returns; after backward "
+    "freed the graph, register_hooks raises 'after it has been freed'.",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_register_hooks_on_a_saved_tensor(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    y = x.pow(2)
+    calls = []
+    y.grad_fn._raw_saved_self.register_hooks(lambda t: (calls.append("pack"), t)[1],
+                                             lambda t: (calls.append("unpack"), t * 10)[1])
+    check.equal("hook calls right after register_hooks", calls, ["pack"])
+    check.tensor("grad_fn._saved_self through the unpack hook", y.grad_fn._saved_self, [10.0, 20.0],
+                 dtype=dtype, device=device)
+    y.sum().backward()
+    check.equal("hook calls after one read and a backward", calls, ["pack", "unpack", "unpack"])
+    check.tensor("x.grad computed from the unpacked (x * 10)", x.grad, [20.0, 40.0], dtype=dtype, device=device)
+    with check.raises("register_hooks after backward freed the graph", RuntimeError, r"after it has been freed"):
+        y.grad_fn._raw_saved_self.register_hooks(lambda t: t, lambda t: t)

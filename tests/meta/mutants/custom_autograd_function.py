@@ -144,3 +144,70 @@ def _(torch):
         return wrapper
 
     torch.func.grad = grad
+
+
+def _wrap_ctx_backward(torch, transform):
+    """Run every custom Function's backward through ``transform(ctx, grads, original_backward)``."""
+    Function = torch.autograd.Function
+    original_apply = Function.apply.__func__
+
+    def apply(cls, *args, **kwargs):
+        if not getattr(cls, "_spec_wrapped", False) and "backward" in cls.__dict__:
+            original = cls.__dict__["backward"].__func__
+            cls.backward = staticmethod(lambda ctx, *grads: transform(ctx, grads, original))
+            cls._spec_wrapped = True
+        return original_apply(cls, *args, **kwargs)
+
+    Function.apply = classmethod(apply)
+
+
+@mutant("needs-input-grad-all-true", kills=["FN-009"])
+def _(torch):
+    """ctx.needs_input_grad says True for every tensor input."""
+
+    class Ctx:
+        def __init__(self, ctx):
+            self._ctx = ctx
+
+        def __getattr__(self, name):
+            if name == "needs_input_grad":
+                return tuple(True for _ in self._ctx.needs_input_grad)
+            return getattr(self._ctx, name)
+
+    _wrap_ctx_backward(torch, lambda ctx, grads, original: original(Ctx(ctx), *grads))
+
+
+@mutant("backward-gradient-count-padded", kills=["FN-010"])
+def _(torch):
+    """A backward returning too few gradients is padded with None instead of raising."""
+
+    def transform(ctx, grads, original):
+        out = original(ctx, *grads)
+        out = out if isinstance(out, tuple) else (out,)
+        return out + (None,) * (len(ctx.needs_input_grad) - len(out))
+
+    _wrap_ctx_backward(torch, transform)
+
+
+@mutant("backward-gradient-shape-cropped", kills=["FN-011"])
+def _(torch):
+    """A backward gradient with too many elements is cropped to the input's element count instead of raising."""
+
+    def transform(ctx, grads, original):
+        out = original(ctx, *grads)
+        out = out if isinstance(out, tuple) else (out,)
+        fixed = []
+        for g, t in zip(out, ctx.saved_tensors if hasattr(ctx, "saved_tensors") else ()):
+            fixed.append(g.flatten()[: t.numel()].reshape(t.shape) if torch.is_tensor(g) and g.numel() > t.numel() else g)
+        return tuple(fixed) + tuple(out[len(fixed):])
+
+    _wrap_ctx_backward(torch, transform)
+
+
+@mutant("anomaly-mode-records-no-forward-trace", kills=["FN-012"])
+def _(torch):
+    """detect_anomaly() and set_detect_anomaly(True) do not turn anomaly mode on (no forward traceback is kept)."""
+    import contextlib
+
+    torch.autograd.detect_anomaly = lambda check_nan=True: contextlib.nullcontext()
+    torch.autograd.set_detect_anomaly = lambda mode, check_nan=True: contextlib.nullcontext()

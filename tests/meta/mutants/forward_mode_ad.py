@@ -40,3 +40,25 @@ def _(torch):
         return dual_level
 
     wrap_function(torch.autograd.forward_ad, "dual_level", make)
+
+
+@mutant("make-dual-crops-the-tangent", kills=["FWD-002"])
+def _(torch):
+    """make_dual quietly crops a tangent of the wrong size to the primal's shape."""
+
+    def make(original):
+        def make_dual(tensor, tangent, *, level=None):
+            if tangent.shape != tensor.shape:
+                tangent = tangent.flatten()[: tensor.numel()].reshape(tensor.shape)
+            return original(tensor, tangent, level=level)
+
+        return make_dual
+
+    wrap_function(torch.autograd.forward_ad, "make_dual", make)
+
+
+@mutant("unpack-dual-returns-a-plain-tuple", kills=["FWD-003"])
+def _(torch):
+    """unpack_dual returns a plain tuple (primal, tangent) instead of the UnpackedDualTensor namedtuple."""
+    wrap_function(torch.autograd.forward_ad, "unpack_dual",
+                  lambda original: lambda tensor, *, level=None: tuple(original(tensor, level=level)))

@@ -157,3 +157,23 @@ def _(torch):
 
     threading.Thread.start = patched_start
     threading.Thread.run = patched_run
+
+
+@mutant("is-inference-mode-enabled-ignores-nesting", kills=["GM-012"])
+def _(torch):
+    """torch.is_inference_mode_enabled() stays True inside inference_mode(False) nested in inference_mode()."""
+    depth = threading.local()
+    original = torch.inference_mode
+
+    class inference_mode(original):
+        def __enter__(self):
+            depth.n = getattr(depth, "n", 0) + 1
+            return super().__enter__()
+
+        def __exit__(self, *exc):
+            depth.n -= 1
+            return super().__exit__(*exc)
+
+    is_enabled = torch.is_inference_mode_enabled
+    torch.inference_mode = inference_mode
+    torch.is_inference_mode_enabled = lambda: is_enabled() or getattr(depth, "n", 0) > 0

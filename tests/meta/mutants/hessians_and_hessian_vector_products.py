@@ -67,3 +67,27 @@ def _(torch):
         return out, scaled(torch, result, 2)
 
     wrap_call(torch.autograd.functional, "vhp", vhp)
+
+
+@mutant("jacobian-forward-strategy-transposed", kills=["HESS-004"])
+def _(torch):
+    """torch.autograd.functional.jacobian with strategy='forward-mode' returns the transposed Jacobian and accepts
+    vectorize=False."""
+
+    def jacobian(original, a):
+        if a["strategy"] != "forward-mode":
+            return original(**a)
+        return original(**{**a, "vectorize": True}).transpose(-1, -2)
+
+    wrap_call(torch.autograd.functional, "jacobian", jacobian)
+
+
+@mutant("functional-products-drop-the-output", kills=["HESS-005"])
+def _(torch):
+    """torch.autograd.functional.vjp returns the product in place of f(x) as the pair's first element."""
+
+    def vjp(original, a):
+        out, result = original(**a)
+        return result, result
+
+    wrap_call(torch.autograd.functional, "vjp", vjp)

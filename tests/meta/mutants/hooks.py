@@ -1,5 +1,8 @@
 """Mutants that kill the claims of the section "Hooks": each changes one behaviour a claim states."""
 
+import collections
+import functools
+import inspect
 import threading
 
 from tests.meta.mutation import mutant, wrap_function, wrap_property
@@ -128,3 +131,85 @@ def _(torch):
         return original(tensors, lambda grads: fn(tuple(reversed(grads))), **kwargs)
 
     graph.register_multi_grad_hook = register_multi_grad_hook
+
+
+@mutant("hooks-follow-the-tensor-after-inplace", kills=["HOOK-008"])
+def _(torch):
+    """A hook registered before an in-place change moves to the tensor's new grad_fn (fires with the new gradient)."""
+    holders = {}
+    original_register = torch.Tensor.register_hook
+
+    def register_hook(self, hook):
+        holder = {"hook": hook, "moved": False}
+        holders.setdefault(id(self), []).append(holder)
+        return original_register(self, lambda g: None if holder["moved"] else holder["hook"](g))
+
+    def make(orig):
+        def mul_(self, other):
+            out = orig(self, other)
+            for holder in holders.pop(id(self), []):
+                holder["moved"] = True
+                original_register(self, holder["hook"])
+            return out
+
+        return mul_
+
+    torch.Tensor.register_hook = register_hook
+    wrap_function(torch.Tensor, "mul_", make)
+
+
+@mutant("hooks-run-in-reverse-registration-order", kills=["HOOK-009"])
+def _(torch):
+    """Hooks on a tensor run in reverse order: each new hook is applied before those registered earlier."""
+    registry = {}
+
+    def make(orig):
+        def register_hook(self, hook):
+            chain = registry.setdefault(id(self), [])
+            chain.insert(0, hook)
+            if len(chain) == 1:
+                def run(g, chain=chain):
+                    for h in list(chain):
+                        out = h(g)
+                        g = g if out is None else out
+                    return g
+
+                return orig(self, run)
+            return torch.utils.hooks.RemovableHandle(collections.OrderedDict())
+
+        return register_hook
+
+    wrap_function(torch.Tensor, "register_hook", make)
+
+
+def _proxy_grad_fn(torch, **overrides):
+    """Make Tensor.grad_fn return a proxy of the Node whose methods in ``overrides`` are replaced."""
+    base = torch._C.TensorBase if hasattr(torch._C, "TensorBase") else torch._C._TensorBase
+    original = inspect.getattr_static(base, "grad_fn")
+
+    class Proxy:
+        def __init__(self, node):
+            self._node = node
+
+        def __getattr__(self, name):
+            if name in overrides:
+                return functools.partial(overrides[name], self._node)
+            return getattr(self._node, name)
+
+    def grad_fn(self):
+        node = original.__get__(self)
+        return None if node is None else Proxy(node)
+
+    torch.Tensor.grad_fn = property(grad_fn)
+
+
+@mutant("node-prehook-return-ignored", kills=["HOOK-010"])
+def _(torch):
+    """A Node pre-hook's returned grad_outputs are ignored."""
+    _proxy_grad_fn(torch, register_prehook=lambda node, hook: node.register_prehook(lambda go: (hook(go), None)[1]))
+
+
+@mutant("node-name-drops-the-version-suffix", kills=["HOOK-011"])
+def _(torch):
+    """Node.name() drops the trailing version number (SinBackward instead of SinBackward0)."""
+    _proxy_grad_fn(torch, name=lambda node: node.name().rstrip("0123456789"))

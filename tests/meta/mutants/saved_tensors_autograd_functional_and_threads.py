@@ -38,3 +38,55 @@ def _(torch):
 def _(torch):
     """backward() always keeps the graph, so a second thread's backward on it succeeds."""
     rewrite_backward(torch, lambda gradient, retain_graph, create_graph, inputs: (gradient, True, create_graph, inputs))
+
+
+@mutant("disable-saved-tensors-hooks-is-a-no-op", kills=["SAVED-006"])
+def _(torch):
+    """disable_saved_tensors_hooks does nothing: saved_tensors_hooks can be entered inside it."""
+    import contextlib
+
+    torch.autograd.graph.disable_saved_tensors_hooks = lambda message: contextlib.nullcontext()
+
+
+@mutant("saved-tensors-hooks-are-process-wide", kills=["SAVED-007"])
+def _(torch):
+    """Threads started inside saved_tensors_hooks inherit the hooks (as if they were process-wide)."""
+    import threading
+
+    graph = torch.autograd.graph
+    active = []
+    original_enter, original_exit = graph.saved_tensors_hooks.__enter__, graph.saved_tensors_hooks.__exit__
+
+    def enter(self):
+        active.append(self)
+        return original_enter(self)
+
+    def exit_(self, *args):
+        active.remove(self)
+        return original_exit(self, *args)
+
+    original_run = threading.Thread.run
+
+    def run(self):
+        if active and threading.current_thread() is not threading.main_thread():
+            hooks = active[-1]
+            with graph.saved_tensors_hooks(hooks.pack_hook, hooks.unpack_hook):
+                return original_run(self)
+        return original_run(self)
+
+    graph.saved_tensors_hooks.__enter__ = enter
+    graph.saved_tensors_hooks.__exit__ = exit_
+    threading.Thread.run = run
+
+
+@mutant("saved-tensor-register-hooks-skips-unpack", kills=["SAVED-008"])
+def _(torch):
+    """SavedTensor.register_hooks calls the pack hook but never the unpack hook (the saved tensor is read as is)."""
+    x = torch.ones(1, requires_grad=True)
+    saved_type = type((x * x).grad_fn._raw_saved_self)
+    original = saved_type.register_hooks
+
+    def register_hooks(self, pack_hook, unpack_hook):
+        return original(self, pack_hook, lambda packed: packed)
+
+    saved_type.register_hooks = register_hooks
