@@ -126,6 +126,12 @@ VOCABULARY: tuple[Api, ...] = (
     _fn("torch.autograd.graph.register_multi_grad_hook", CONDITION, "Hooks", "register_multi_grad_hook(tensors, fn)"),
     _fn("torch.autograd.graph.saved_tensors_hooks", CONDITION, "Hooks", "with saved_tensors_hooks(pack, unpack):"),
     _fn("torch.autograd.graph.save_on_cpu", CONDITION, "Hooks", "with save_on_cpu():"),
+    _fn("torch.autograd.graph.disable_saved_tensors_hooks", CONDITION, "Hooks",
+        "with disable_saved_tensors_hooks(message):"),
+    Api("SavedTensor.register_hooks", CONDITION, "Hooks", "y.grad_fn._raw_saved_self.register_hooks(pack, unpack)",
+        attrs=("register_hooks",)),
+    Api("Node.metadata", CONDITION, "Hooks", "y.grad_fn.name(), .next_functions, .metadata",
+        attrs=("next_functions", "metadata")),
     # ---- execution
     _fn("torch.compile", CONDITION, "torch.compile", "torch.compile(model or fn, ...)",
         also=("torch._dynamo.optimize", "spec.modes.compiled"),
