@@ -1,0 +1,209 @@
+"""Two gloo ranks on 127.0.0.1 for the DistributedDataParallel claims, started early, always torn down.
+
+The claims of a distributed section do not start a process group themselves.  Their module names a
+*scenario module* (a module whose ``SCENARIOS`` maps names to ``fn(rank, world_size) -> JSON value``);
+the harness runs every scenario of it in one job of two worker processes and each claim reads what
+its scenario reported:
+
+    @distributed.prefetch("spec.suite.ddp")          # start the job at collection
+    def test_...(check):
+        ranks = distributed.results("spec.suite.ddp")  # [rank 0's reports, rank 1's reports]
+
+The job is a fresh interpreter started through :mod:`spec.isolated` (so the plugin starts it at
+collection, the sensitivity proof's mutants reach it through ``sitecustomize``, and a session that
+never collects it kills it).  That *launcher* imports no torch: it picks a free port on 127.0.0.1,
+starts the two ranks (``python -m spec.distributed MODULE RANK PORT``) and waits for them until a
+deadline.  Each rank dies with its launcher (``PR_SET_PDEATHSIG`` on Linux) and ends itself at the
+deadline (a watchdog), creates the ``TCPStore`` (rank 0 hosts it) and the gloo process group with a
+bounded timeout, runs every scenario (one scenario's exception is its report, the others go on),
+meets the other rank at a barrier after each, destroys the process group and prints its reports as
+one JSON line.  A rank that fails or hangs ends the job: the launcher kills both and reports one
+line, which every claim of the module raises as :class:`DistributedJobError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from spec import isolated
+
+WORLD_SIZE = 2
+#: Seconds a rank waits for the store, the process group and each collective.
+INIT_TIMEOUT = 30.0
+#: Seconds the whole job (both ranks, every scenario) may take.
+JOB_TIMEOUT = 90.0
+MARK = "@@spec-ddp@@"
+ROOT = str(Path(__file__).resolve().parents[1])
+
+
+class DistributedJobError(RuntimeError):
+    """The two-rank job failed or hung: no claim of its module can be checked."""
+
+
+def job_code(module: str) -> str:
+    """The launcher's code (run by :func:`spec.isolated.run`, which gives it ``report``)."""
+    return textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {ROOT!r})
+        from spec.distributed import launch
+        report(launch({module!r}))
+        """)
+
+
+def prefetch(module: str):
+    """Decorate a claim's test: the plugin starts ``module``'s job at collection (once per session)."""
+    return isolated.prefetch(lambda **_: job_code(module))
+
+
+#: What each scenario module's job reported, once per interpreter (the job is deterministic).
+_RESULTS: dict[str, dict[str, Any]] = {}
+
+
+def results(module: str) -> list[dict[str, Any]]:
+    """The reports of ``module``'s scenarios, one dict per rank; the job runs now if nothing started it."""
+    if module not in _RESULTS:
+        try:
+            _RESULTS[module] = isolated.run(job_code(module), timeout=JOB_TIMEOUT + 15)
+        except isolated.IsolatedError as exc:
+            last = [ln for ln in str(exc).splitlines() if ln.strip()]
+            _RESULTS[module] = {"error": f"the launcher failed: {last[0] if last else exc}"}
+    out = _RESULTS[module]
+    if "error" in out:
+        raise DistributedJobError(f"two-rank gloo job of {module}: {out['error']}")
+    return out["ranks"]
+
+
+def scenario(ranks: list[dict[str, Any]], name: str) -> list[Any]:
+    """One scenario's reports, one per rank (a scenario that raised reports ``{"error": ...}``)."""
+    return [r[name] for r in ranks]
+
+
+# ---------------------------------------------------------------- the launcher (no torch)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "Error" in ln or "error" in ln]
+    return (errors or lines or ["no output"])[-1][:300]
+
+
+def launch(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
+    """Run ``module``'s scenarios on two ranks; ``{"ranks": [...]}`` or ``{"error": "one line"}``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), ROOT) if p)
+    env.update(MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1", SPEC_DDP_DEADLINE=str(time.time() + timeout))
+    if sys.platform.startswith("linux"):
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    port = _free_port()
+    procs: list[subprocess.Popen] = []
+    outs = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    deadline = time.monotonic() + timeout
+    try:
+        for rank in range(WORLD_SIZE):
+            out = tempfile.TemporaryFile("w+")
+            outs.append(out)
+            procs.append(subprocess.Popen([sys.executable, "-m", "spec.distributed", module, str(rank), str(port)],
+                                          stdout=out, stderr=subprocess.STDOUT, text=True, env=env))
+        while time.monotonic() < deadline:
+            codes = [p.poll() for p in procs]
+            if all(c == 0 for c in codes):
+                break
+            bad = [r for r, c in enumerate(codes) if c not in (None, 0)]
+            if bad:
+                outs[bad[0]].seek(0)
+                return {"error": f"rank {bad[0]} exited {codes[bad[0]]}: {_one_line(outs[bad[0]].read())}"}
+            time.sleep(0.02)
+        else:
+            late = [r for r, p in enumerate(procs) if p.poll() is None]
+            return {"error": f"rank {late[0]} did not finish within {timeout:.0f} s (killed)"}
+        ranks = []
+        for rank, out in enumerate(outs):
+            out.seek(0)
+            lines = [ln for ln in out.read().splitlines() if ln.startswith(MARK)]
+            if len(lines) != 1:
+                return {"error": f"rank {rank} printed {len(lines)} reports"}
+            ranks.append(json.loads(lines[0][len(MARK):]))
+        return {"ranks": ranks}
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        for out in outs:
+            out.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ---------------------------------------------------------------- a rank
+
+
+def _die_with_parent() -> None:
+    """End this rank when its launcher ends (however it ends), and at the job's deadline."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    deadline = float(os.environ.get("SPEC_DDP_DEADLINE", time.time() + JOB_TIMEOUT))
+
+    def watch() -> None:
+        while time.time() < deadline and os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def run_rank(module: str, rank: int, port: int) -> dict[str, Any]:
+    import datetime
+
+    import torch.distributed as dist
+
+    wait = datetime.timedelta(seconds=INIT_TIMEOUT)
+    store = dist.TCPStore("127.0.0.1", port, WORLD_SIZE, rank == 0, timeout=wait)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=WORLD_SIZE, timeout=wait)
+    try:
+        reports = {}
+        for name, fn in importlib.import_module(module).SCENARIOS.items():
+            try:
+                reports[name] = fn(rank, WORLD_SIZE)
+            except Exception as exc:  # noqa: BLE001 - the scenario's outcome is its report
+                reports[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            dist.barrier()
+        return reports
+    finally:
+        dist.destroy_process_group()
+
+
+def main(argv: list[str]) -> int:
+    module, rank, port = argv[0], int(argv[1]), int(argv[2])
+    _die_with_parent()
+    reports = run_rank(module, rank, port)
+    print(MARK + json.dumps(reports), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
