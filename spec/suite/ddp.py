@@ -134,12 +134,31 @@ def no_sync(rank, world):
 
 
 def pinn_residual(rank, world):
+    """The PINN residual loss alone, with DDP's defaults and with find_unused_parameters=True."""
+    out = {}
+    for way in ("default", "find_unused_parameters"):
+        x = shard(rank, world, d=1).requires_grad_(True)
+        m = ddp(pinn.MLP(PINN_SIZES), find_unused_parameters=way == "find_unused_parameters")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pinn_loss(m(x), x).backward()
+        out[way] = {"grads": grads(m), "warnings": caught_messages(caught)}
+    return out
+
+
+def pinn_with_boundary(rank, world):
+    """The PINN residual loss plus a boundary term that uses every parameter, with DDP's defaults."""
     x = shard(rank, world, d=1).requires_grad_(True)
     m = ddp(pinn.MLP(PINN_SIZES))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pinn_loss(m(x), x).backward()
+        (pinn_loss(m(x), x) + boundary_loss(m)).backward()
     return {"grads": grads(m), "warnings": caught_messages(caught)}
+
+
+def boundary_loss(m):
+    """u(0)^2 + u(1)^2: the Dirichlet term of the PINN loss, which depends on every parameter."""
+    return m(torch.tensor([[0.0], [1.0]], dtype=torch.float64)).pow(2).sum()
 
 
 def input_penalty(rank, world):
@@ -250,6 +269,7 @@ SCENARIOS = {
     "autograd.grad": autograd_grad,
     "no_sync": no_sync,
     "pinn": pinn_residual,
+    "pinn with boundary": pinn_with_boundary,
     "input penalty": input_penalty,
     "param penalty": param_penalty,
     "unused default": unused_default,

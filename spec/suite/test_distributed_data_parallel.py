@@ -5,6 +5,7 @@ scenarios of ``spec.suite.ddp`` in one job, started at collection) and compares 
 process computes here, without a process group, on the whole batch or on each rank's shard.
 """
 
+import pytest
 import torch
 
 from spec import by_version, claim, distributed
@@ -139,14 +140,17 @@ def pinn_loss_of(m, x):
     "DDP-005",
     "Hazard: a PINN residual loss built inside DDP with autograd.grad(create_graph=True) (u_xx + pi^2 sin(pi x), "
     "which does not depend on the last layer's bias) leaves after backward() each rank's own gradient, not the "
-    "whole-batch one: the bias's bucket never becomes ready, so nothing is all-reduced, without an error or warning.",
+    "whole-batch one, with DDP's defaults and with find_unused_parameters=True alike: the bias is reachable from "
+    "the output but gets no gradient, so its bucket never becomes ready and nothing is all-reduced, without an "
+    "error or warning.",
     section="Distributed data parallel",
     kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/47562",
     apis=("torch.nn.parallel.DistributedDataParallel", "torch.autograd.grad:create_graph"),
 )
+@pytest.mark.parametrize("way", ["default", "find_unused_parameters"])
 @distributed.prefetch(JOB)
-def test_pinn_residual_under_ddp_is_not_all_reduced(check):
+def test_pinn_residual_under_ddp_is_not_all_reduced(check, way):
     def flat(grads):
         return torch.cat([torch.zeros(1, dtype=torch.float64) if g is None else g.flatten() for g in grads])
 
@@ -154,9 +158,27 @@ def test_pinn_residual_under_ddp_is_not_all_reduced(check):
     local = local_grads(lambda m, r: pinn_loss_of(m, ddp.shard(r, WORLD, d=1)), ddp.PINN_SIZES)
     for rank, report in enumerate(reports("pinn")):
         check_ran(check, f"rank {rank}", report)
-        check.equal(f"rank {rank} the last bias's .grad", report["grads"][-1], None)
-        check.hazard(f"rank {rank} PINN residual .grad", flat(as_tensors(report["grads"])), wrong=flat(local[rank]),
-                     truth=truth)
+        observed = report[way]
+        check.equal(f"rank {rank} {way}: the last bias's .grad", observed["grads"][-1], None)
+        check.hazard(f"rank {rank} {way}: PINN residual .grad", flat(as_tensors(observed["grads"])),
+                     wrong=flat(local[rank]), truth=truth)
+        check.equal(f"rank {rank} {way}: warnings", observed["warnings"], [])
+
+
+@claim(
+    "DDP-015",
+    "A PINN loss under DDP whose every parameter gets a gradient (the residual plus a boundary term "
+    "u(0)^2 + u(1)^2) gives every rank the whole-batch parameter gradients, as one process computes them.",
+    section="Distributed data parallel",
+    ref="https://github.com/pytorch/pytorch/issues/47562",
+    apis=("torch.nn.parallel.DistributedDataParallel", "torch.autograd.grad:create_graph"),
+)
+@distributed.prefetch(JOB)
+def test_pinn_loss_with_every_parameter_under_ddp_matches_one_process(check):
+    truth = reference(lambda m: pinn_loss_of(m, ddp.whole(d=1)) + ddp.boundary_loss(m), ddp.PINN_SIZES)
+    for rank, report in enumerate(reports("pinn with boundary")):
+        check_ran(check, f"rank {rank}", report)
+        check_grads(check, f"rank {rank}", report["grads"], truth)
         check.equal(f"rank {rank} warnings", report["warnings"], [])
 
 

@@ -37,7 +37,7 @@ def _comm_hook(torch, scale):
 
 
 @mutant("ddp-all-reduce-sums", kills=["DDP-001", "DDP-002", "DDP-003", "DDP-004", "DDP-009", "DDP-010", "DDP-013",
-                                      "DDP-006"])
+                                      "DDP-006", "DDP-015"])
 def _(torch):
     """DDP's all-reduce sums the ranks' gradients instead of averaging them."""
     _comm_hook(torch, lambda world: 1.0)
