@@ -587,13 +587,13 @@ def test_where_spelling_of_relu(spelling, way, device, dtype, form, check):
 
 #: The kinks of KINK-001, KINK-003 and KINK-004 as forward-mode tangents: (f, points, tangent at each point).
 FORWARD_KINKS = {
-    "torch.abs at 0": (torch.abs, [0.0], [0.0]),
-    "torch.relu at 0": (torch.relu, [0.0], [0.0]),
-    "F.relu at 0": (F.relu, [0.0], [0.0]),
-    "F.relu6 at 0 and 6": (F.relu6, [0.0, 6.0], [0.0, 0.0]),
-    "F.hardtanh at -1 and 1": (F.hardtanh, [-1.0, 1.0], [0.0, 0.0]),
-    "F.leaky_relu at 0": (F.leaky_relu, [0.0], [0.01]),
-    "torch.sqrt at 0": (torch.sqrt, [0.0], [float("inf")]),
+    "torch.abs at 0": (lambda x: torch.abs(x), [0.0], [0.0]),
+    "torch.relu at 0": (lambda x: torch.relu(x), [0.0], [0.0]),
+    "F.relu at 0": (lambda x: F.relu(x), [0.0], [0.0]),
+    "F.relu6 at 0 and 6": (lambda x: F.relu6(x), [0.0, 6.0], [0.0, 0.0]),
+    "F.hardtanh at -1 and 1": (lambda x: F.hardtanh(x), [-1.0, 1.0], [0.0, 0.0]),
+    "F.leaky_relu at 0": (lambda x: F.leaky_relu(x), [0.0], [0.01]),
+    "torch.sqrt at 0": (lambda x: torch.sqrt(x), [0.0], [float("inf")]),
 }
 
 
@@ -611,7 +611,7 @@ def test_forward_mode_at_kinks(spelling, device, dtype, check):
     if spelling in FORWARD_KINKS:
         f, points, expected = FORWARD_KINKS[spelling]
     else:
-        f, points, expected = torch.linalg.vector_norm, [0.0, 0.0], 0.0
+        f, points, expected = (lambda x: torch.linalg.vector_norm(x)), [0.0, 0.0], 0.0
     with tolerating(Warning, LAZY_IMPORT), fwAD.dual_level():
         x0 = tensor(points, device, dtype, requires_grad=False)
         tangent = fwAD.unpack_dual(f(fwAD.make_dual(x0, torch.ones_like(x0)))).tangent
