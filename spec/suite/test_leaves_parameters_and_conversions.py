@@ -262,3 +262,21 @@ def test_item_is_not_differentiable(device, dtype, form, check):
     check.equal("(a * a).item()", v, 9.0)
     (g,) = torch.autograd.grad((a * v).sum(), a)
     check.tensor("d/da (a * (a * a).item())", g, 9.0, dtype=dtype, device=device, shape=a.shape)
+
+
+@claim(
+    "PARAM-010",
+    "requires_grad_() sets the flag in place and returns the tensor itself: for a plain leaf t, t.requires_grad_() "
+    "is t and makes it require grad (the default argument is True), and t.requires_grad_(False) is t again and "
+    "switches the flag off.",
+    section="Leaves, Parameters and conversions",
+    ref="https://pytorch.org/docs/stable/generated/torch.Tensor.requires_grad_.html",
+)
+def test_requires_grad_in_place_returns_self(device, dtype, check):
+    t = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    r = t.requires_grad_()
+    check.true("t.requires_grad_() is t", r is t)
+    check.flags("t after t.requires_grad_()", t, requires_grad=True, is_leaf=True, grad_fn=None)
+    r = t.requires_grad_(False)
+    check.true("t.requires_grad_(False) is t", r is t)
+    check.flags("t after t.requires_grad_(False)", t, requires_grad=False, is_leaf=True, grad_fn=None)

@@ -108,3 +108,10 @@ def _(torch):
 def _(torch):
     """item() returns a 0-dim tensor that keeps the graph instead of a Python number."""
     wrap_function(torch.Tensor, "item", lambda orig: lambda self: self.reshape(()))
+
+
+@mutant("requires-grad-in-place-returns-a-new-leaf", kills=["PARAM-010"])
+def _(torch):
+    """requires_grad_() returns a new detached leaf with the flag set and leaves the tensor unchanged."""
+    wrap_function(torch.Tensor, "requires_grad_",
+                  lambda orig: lambda self, requires_grad=True: orig(self.detach(), requires_grad))
