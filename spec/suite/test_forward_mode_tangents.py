@@ -171,3 +171,29 @@ def test_forward_over_reverse_hvp(device, dtype, check):
     check.close("the gradient (primal of the dual gradient)", primal, g2, dtype=dtype, device=device)
     check.close("H v: forward-over-reverse vs reverse-over-reverse", hv_forward, hv_reverse, dtype=dtype, device=device)
     check.close("H v: forward-over-reverse vs the full Hessian times v", hv_forward, H @ v, dtype=dtype, device=device)
+
+
+@claim(
+    "TAN-007",
+    "detach() and detach_() drop forward-mode tangents too, as the Tensor.detach documentation says: for a dual "
+    "x = make_dual([0.5, 1], v=[1, 0]), unpack_dual(x.detach()) and unpack_dual(sin(x).detach()) have tangent None "
+    "(the primal kept), and y = sin(x); y.detach_() leaves y without a tangent, while sin(x) itself has J v.",
+    section="Forward-mode tangents",
+    ref="https://pytorch.org/docs/stable/generated/torch.Tensor.detach.html",
+)
+def test_detach_drops_the_tangent(device, dtype, check):
+    fwAD = torch.autograd.forward_ad
+    x0 = torch.tensor(X, device=device, dtype=dtype)
+    v = torch.tensor(V, device=device, dtype=dtype)
+    with fwAD.dual_level():
+        x = fwAD.make_dual(x0, v)
+        y = torch.sin(x)
+        check.close("tangent of sin(x)", fwAD.unpack_dual(y).tangent, JV, dtype=dtype, device=device)
+        primal, tangent = fwAD.unpack_dual(x.detach())
+        check.none("tangent of x.detach()", tangent)
+        check.tensor("primal of x.detach()", primal, X, dtype=dtype, device=device)
+        check.none("tangent of sin(x).detach()", fwAD.unpack_dual(y.detach()).tangent)
+        z = torch.sin(x)
+        z.detach_()
+        check.none("tangent of sin(x) after detach_()", fwAD.unpack_dual(z).tangent)
+        check.close("sin(x) after detach_()", z, torch.sin(x0), dtype=dtype, device=device)

@@ -73,3 +73,25 @@ def test_retain_grad_keeps_non_leaf_grad(device, dtype, form, check):
         b_grad = b.grad
     check.tensor("b.grad", b_grad, 1.0, dtype=dtype, device=device, shape=b.shape)
     check.tensor("a.grad", a.grad, 6.0, dtype=dtype, device=device)
+
+
+@claim(
+    "RET-004",
+    "retains_grad is True only for a non-leaf after retain_grad(): False for a leaf that requires grad and for "
+    "b = a * a before retain_grad(), True after it; retain_grad() on a leaf is a no-op (retains_grad stays False, "
+    "and backward() fills a.grad as always).",
+    section="Gradient retention",
+    ref="https://pytorch.org/docs/stable/generated/torch.Tensor.retains_grad.html",
+)
+def test_retains_grad_flag(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    check.false("a.retains_grad (a leaf)", a.retains_grad)
+    b = a * a
+    check.false("b.retains_grad before b.retain_grad()", b.retains_grad)
+    b.retain_grad()
+    check.true("b.retains_grad after b.retain_grad()", b.retains_grad)
+    check.works("a.retain_grad() on a leaf", a.retain_grad)
+    check.false("a.retains_grad after a.retain_grad()", a.retains_grad)
+    b.backward()
+    check.tensor("a.grad", a.grad, 6.0, dtype=dtype, device=device, shape=a.shape)
+    check.tensor("b.grad (retained)", b.grad, 1.0, dtype=dtype, device=device, shape=b.shape)

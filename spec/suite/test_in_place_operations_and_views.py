@@ -1,5 +1,6 @@
 """The weird side, "In-place operations and views": in-place ops, saved tensors, and leaves that are not leaves."""
 
+import pytest
 import torch
 
 from spec import by_version, claim
@@ -138,3 +139,38 @@ def test_converted_leaf_has_no_grad(device, check):
     hidden = x.grad_fn.next_functions[0][0].variable  # the float32 tensor randn made
     check.flags("the discarded float32 leaf", hidden, requires_grad=True, is_leaf=True)
     check.tensor("the discarded leaf's .grad", hidden.grad, [1.0, 1.0, 1.0], dtype=torch.float32, device=device)
+
+
+#: The node's name in the message changed (UnbindBackward0 on 2.0-2.8, Unbind on 2.13+); the rest is stable.
+MULTI_OUTPUT_VIEW = (r"Output 0 of \w+ is a view and is being modified inplace\. This view is the output of a "
+                     r"function that returns multiple views\. Such functions do not allow the output views to be "
+                     r"modified inplace\.")
+
+MULTI_VIEW_SPLITS = {
+    "unbind()": lambda t: t.unbind(),
+    "torch.unbind(t)": lambda t: torch.unbind(t),
+    "split(2)": lambda t: t.split(2),
+    "chunk(2)": lambda t: t.chunk(2),
+}
+
+
+@claim(
+    "INPLACE-006",
+    "An output of unbind (and of split and chunk) is a view that cannot be modified in place when autograd records: "
+    "for t = x * 1 with x of 4 elements that requires grad, t.unbind()[0].mul_(2) raises RuntimeError 'Output 0 of "
+    "... is a view and is being modified inplace. This view is the output of a function that returns multiple "
+    "views', while the same write into a piece of a tensor that does not require grad works.",
+    section="In-place operations and views",
+    ref="https://pytorch.org/docs/stable/generated/torch.unbind.html",
+)
+@pytest.mark.parametrize("spelling", list(MULTI_VIEW_SPLITS))
+def test_multi_output_views_refuse_in_place(spelling, device, dtype, check):
+    split = MULTI_VIEW_SPLITS[spelling]
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0], device=device, dtype=dtype, requires_grad=True)
+    pieces = split(x * 1)
+    check.flags(f"(x * 1).{spelling}[0]", pieces[0], requires_grad=True, is_leaf=False, grad_fn=True)
+    with check.raises(f"(x * 1).{spelling}[0].mul_(2)", RuntimeError, MULTI_OUTPUT_VIEW):
+        pieces[0].mul_(2)
+    plain = torch.tensor([1.0, 2.0, 3.0, 4.0], device=device, dtype=dtype)
+    check.works(f"plain.{spelling}[0].mul_(2) without autograd", lambda: split(plain)[0].mul_(2))
+    check.tensor(f"plain after plain.{spelling}[0].mul_(2)", plain[0], 2.0, dtype=dtype, device=device)

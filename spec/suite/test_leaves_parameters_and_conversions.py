@@ -4,11 +4,14 @@ Sources: docs/source/notes/autograd.rst; the docstrings of ``Tensor.to``, ``Tens
 ``nn.Module.requires_grad_``; the PyTorch FAQ on ``.grad`` being None after ``.cuda()``.
 """
 
+import copy
+
 import pytest
 import torch
 
 from spec import claim
 from spec.suite import pinn
+from spec.suite.support import scalar
 from spec.torch_import import has_numpy
 
 NUMPY_REFUSED = r"^Can't call numpy\(\) on Tensor that requires grad\. Use tensor\.detach\(\)\.numpy\(\) instead\.$"
@@ -158,3 +161,122 @@ def test_numpy_write_bypasses_version_counter(how, api, dtype, check):
         fixed_by_error=VERSION_ERROR,
     )
 
+
+
+#: Tensor.__deepcopy__ (torch/_tensor.py) refuses non-leaves; later releases append a hint about weight_norm.
+DEEPCOPY_NON_LEAF = r"^Only Tensors created explicitly by the user \(graph leaves\) support the deepcopy protocol"
+DETACH_VIEW_IN_PLACE = r"^Can't detach views in-place\. Use detach\(\) instead\."
+
+
+def _to(a, spelling, **kwargs):
+    """a.to(...) with the target that a already has, spelled four ways."""
+    if spelling == "dtype":
+        return a.to(a.dtype, **kwargs)
+    if spelling == "device":
+        return a.to(a.device, **kwargs)
+    if spelling == "device and dtype":
+        return a.to(a.device, a.dtype, **kwargs)
+    return a.to(torch.empty(0, dtype=a.dtype, device=a.device), **kwargs)
+
+
+@claim(
+    "PARAM-006",
+    "Tensor.to() returns self when nothing changes: for a leaf a that requires grad, a.to(a.dtype), a.to(a.device), "
+    "a.to(a.device, a.dtype) and a.to(other) with other of a's dtype and device are a itself (a leaf, no grad_fn), "
+    "while the same call with copy=True gives a new tensor with grad_fn ToCopyBackward0 whose backward fills a.grad.",
+    section="Leaves, Parameters and conversions",
+    ref="https://pytorch.org/docs/stable/generated/torch.Tensor.to.html",
+)
+@pytest.mark.parametrize("spelling", ["dtype", "device", "device and dtype", "other tensor"])
+def test_to_without_change_returns_self(spelling, device, dtype, check):
+    a = torch.tensor([1.0, 2.0, 3.0], dtype=dtype, device=device, requires_grad=True)
+    same = _to(a, spelling)
+    check.true(f"a.to({spelling} of a) is a", same is a)
+    check.flags(f"a.to({spelling} of a)", same, requires_grad=True, is_leaf=True, grad_fn=None)
+    copied = _to(a, spelling, copy=True)
+    check.false(f"a.to({spelling} of a, copy=True) is a", copied is a)
+    check.flags(f"a.to({spelling} of a, copy=True)", copied, requires_grad=True, is_leaf=False, grad_fn=True)
+    check.equal(f"a.to({spelling} of a, copy=True).grad_fn", type(copied.grad_fn).__name__, "ToCopyBackward0")
+    (copied * copied).sum().backward()
+    check.tensor("a.grad after backward through the copy", a.grad, [2.0, 4.0, 6.0], dtype=dtype, device=device)
+
+
+@claim(
+    "PARAM-007",
+    "Only leaves support copy.deepcopy: deepcopy of a leaf that requires grad is a new leaf that requires grad, with "
+    "the same values and a copy of its .grad; deepcopy of a non-leaf (a * 2) raises RuntimeError 'Only Tensors "
+    "created explicitly by the user (graph leaves) support the deepcopy protocol', while a computed tensor that does "
+    "not require grad (a leaf by convention) copies.",
+    section="Leaves, Parameters and conversions",
+    ref="https://github.com/pytorch/pytorch/blob/main/torch/_tensor.py",
+)
+def test_deepcopy_only_leaves(device, dtype, check):
+    a = torch.tensor([1.0, 2.0, 3.0], dtype=dtype, device=device, requires_grad=True)
+    a.grad = torch.tensor([5.0, 6.0, 7.0], dtype=dtype, device=device)
+    c = check.works("copy.deepcopy(a)", lambda: copy.deepcopy(a))
+    check.false("copy.deepcopy(a) is a", c is a)
+    check.flags("copy.deepcopy(a)", c, requires_grad=True, is_leaf=True, grad_fn=None)
+    check.tensor("copy.deepcopy(a) values", c.detach(), [1.0, 2.0, 3.0], dtype=dtype, device=device)
+    check.tensor("copy.deepcopy(a).grad", c.grad, [5.0, 6.0, 7.0], dtype=dtype, device=device)
+    check.false("copy.deepcopy(a).grad is a.grad", c.grad is a.grad)
+    b = a * 2
+    with check.raises("copy.deepcopy(a * 2)", RuntimeError, DEEPCOPY_NON_LEAF):
+        copy.deepcopy(b)
+    const = torch.tensor([1.0, 2.0], dtype=dtype, device=device) * 2
+    k = check.works("copy.deepcopy of a computed constant", lambda: copy.deepcopy(const))
+    check.tensor("copy.deepcopy of a computed constant", k, [2.0, 4.0], dtype=dtype, device=device)
+
+
+@claim(
+    "PARAM-008",
+    "detach_() detaches a tensor in place, making it a leaf: for b = a * 2, b.detach_() returns b itself, which then "
+    "neither requires grad nor has a grad_fn; on a view it raises \"Can't detach views in-place. Use detach() "
+    "instead.\"",
+    section="Leaves, Parameters and conversions",
+    ref="https://pytorch.org/docs/stable/generated/torch.Tensor.detach_.html",
+)
+def test_detach_in_place(device, dtype, check):
+    a = torch.tensor([1.0, 2.0, 3.0], dtype=dtype, device=device, requires_grad=True)
+    b = a * 2
+    r = b.detach_()
+    check.true("b.detach_() is b", r is b)
+    check.flags("b after b.detach_()", b, requires_grad=False, is_leaf=True, grad_fn=None)
+    check.tensor("b after b.detach_()", b, [2.0, 4.0, 6.0], dtype=dtype, device=device)
+    v = (a * 2)[:2]
+    with check.raises("(a * 2)[:2].detach_()", RuntimeError, DETACH_VIEW_IN_PLACE):
+        v.detach_()
+
+
+@claim(
+    "PARAM-009",
+    "item() is not differentiable: for y = a * a at a = 3 that requires grad, y.item() is the Python float 9.0, "
+    "and a * y.item() has the gradient 9 (the item is a constant), not the 27 of a * y.",
+    section="Leaves, Parameters and conversions",
+    ref="https://pytorch.org/docs/stable/generated/torch.Tensor.item.html",
+)
+def test_item_is_not_differentiable(device, dtype, form, check):
+    a = scalar(3.0, form, requires_grad=True, device=device, dtype=dtype)
+    y = a * a
+    v = y.item()
+    check.equal("type of (a * a).item()", type(v).__name__, "float")
+    check.equal("(a * a).item()", v, 9.0)
+    (g,) = torch.autograd.grad((a * v).sum(), a)
+    check.tensor("d/da (a * (a * a).item())", g, 9.0, dtype=dtype, device=device, shape=a.shape)
+
+
+@claim(
+    "PARAM-010",
+    "requires_grad_() sets the flag in place and returns the tensor itself: for a plain leaf t, t.requires_grad_() "
+    "is t and makes it require grad (the default argument is True), and t.requires_grad_(False) is t again and "
+    "switches the flag off.",
+    section="Leaves, Parameters and conversions",
+    ref="https://pytorch.org/docs/stable/generated/torch.Tensor.requires_grad_.html",
+)
+def test_requires_grad_in_place_returns_self(device, dtype, check):
+    t = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    r = t.requires_grad_()
+    check.true("t.requires_grad_() is t", r is t)
+    check.flags("t after t.requires_grad_()", t, requires_grad=True, is_leaf=True, grad_fn=None)
+    r = t.requires_grad_(False)
+    check.true("t.requires_grad_(False) is t", r is t)
+    check.flags("t after t.requires_grad_(False)", t, requires_grad=False, is_leaf=True, grad_fn=None)

@@ -559,3 +559,60 @@ def test_atan2_at_origin(way, device, dtype, check):
     theta = torch.atan2(p[1], p[0])
     check.tensor("atan2(0, 0)", theta, 0.0, dtype=dtype, device=device)
     check.equal(f"gradient of atan2(y, x) at the origin ({way})", as_text(gradient(theta, p, way)), ATAN2_AT_ORIGIN)
+
+
+WHERE_SPELLINGS = {
+    "where(x > 0, x, zeros_like(x)) at 0": lambda x: torch.where(x > 0, x, zero_like(x)),
+    "where(x > 0, x, 0.0) at 0": lambda x: torch.where(x > 0, x, 0.0),
+}
+
+
+@claim(
+    "KINK-013",
+    "The spelling where(x > 0, x, 0) of max(x, 0), which the chapter-3 inventory lists beside relu, gives the "
+    "minimum-norm subgradient 0 at x = 0 (with a zeros tensor or the Python scalar 0.0 as the other branch), by "
+    "backward(), autograd.grad and forward mode, and 1 at x = 1.",
+    section="Non-smooth and undefined points",
+    ref="https://pytorch.org/docs/stable/notes/autograd.html#gradients-for-non-differentiable-functions",
+)
+@pytest.mark.parametrize("way", HAZARD_WAYS)
+@pytest.mark.parametrize("spelling", list(WHERE_SPELLINGS))
+def test_where_spelling_of_relu(spelling, way, device, dtype, form, check):
+    f = WHERE_SPELLINGS[spelling]
+    check.tensor(f"d/dx {spelling} ({way})", derivative(f, 0.0, way, device, dtype, form), 0.0, dtype=dtype,
+                 device=device)
+    check.tensor(f"d/dx {spelling.replace('at 0', 'at 1')} ({way})", derivative(f, 1.0, way, device, dtype, form),
+                 1.0, dtype=dtype, device=device)
+
+
+#: The kinks of KINK-001, KINK-003 and KINK-004 as forward-mode tangents: (f, points, tangent at each point).
+FORWARD_KINKS = {
+    "torch.abs at 0": (lambda x: torch.abs(x), [0.0], [0.0]),
+    "torch.relu at 0": (lambda x: torch.relu(x), [0.0], [0.0]),
+    "F.relu at 0": (lambda x: F.relu(x), [0.0], [0.0]),
+    "F.relu6 at 0 and 6": (lambda x: F.relu6(x), [0.0, 6.0], [0.0, 0.0]),
+    "F.hardtanh at -1 and 1": (lambda x: F.hardtanh(x), [-1.0, 1.0], [0.0, 0.0]),
+    "F.leaky_relu at 0": (lambda x: F.leaky_relu(x), [0.0], [0.01]),
+    "torch.sqrt at 0": (lambda x: torch.sqrt(x), [0.0], [float("inf")]),
+}
+
+
+@claim(
+    "KINK-014",
+    "Forward mode gives the same values at kinks as reverse mode: with tangent 1, abs, relu and F.relu at 0, relu6 "
+    "at 0 and 6 and hardtanh at -1 and 1 have tangent 0, leaky_relu at 0 has 0.01 and sqrt at 0 has +inf; and "
+    "vector_norm of zeros(2) with tangent [1, 1] has tangent 0 (the minimum-norm subgradient [0, 0] times v).",
+    section="Non-smooth and undefined points",
+    ref="https://pytorch.org/docs/stable/notes/autograd.html#gradients-for-non-differentiable-functions",
+)
+@pytest.mark.parametrize("spelling", [*FORWARD_KINKS, "torch.linalg.vector_norm at [0, 0]"])
+def test_forward_mode_at_kinks(spelling, device, dtype, check):
+    fwAD = torch.autograd.forward_ad
+    if spelling in FORWARD_KINKS:
+        f, points, expected = FORWARD_KINKS[spelling]
+    else:
+        f, points, expected = (lambda x: torch.linalg.vector_norm(x)), [0.0, 0.0], 0.0
+    with tolerating(Warning, LAZY_IMPORT), fwAD.dual_level():
+        x0 = tensor(points, device, dtype, requires_grad=False)
+        tangent = fwAD.unpack_dual(f(fwAD.make_dual(x0, torch.ones_like(x0)))).tangent
+    check.tensor(f"forward-mode tangent of {spelling}", tangent, expected, dtype=dtype, device=device)

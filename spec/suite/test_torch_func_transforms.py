@@ -259,3 +259,89 @@ def test_grad_without_requires_grad(mode, device, dtype, check):
     check.tensor("torch.func.grad(f)(x)", g, expected.value, dtype=dtype, device=device, shape=())
     check.none("x.grad", x.grad)
     check.false("x.requires_grad", x.requires_grad)
+
+
+#: linearize traces f with make_fx and constant-folds it; the folding warns about a get_attr node (not a claim here).
+LINEARIZE_CONST_FOLD = "Attempted to insert a get_attr Node"
+
+
+@claim(
+    "TFUNC-010",
+    "The torch.func AD functions return what their documentation says: for sin at [0.5, 1], vjp returns (sin(x), "
+    "vjp_fn) with vjp_fn(v) the tuple (v cos(x),), linearize returns (sin(x), jvp_fn) with jvp_fn(v) = v cos(x), and "
+    "jacrev and jacfwd the Jacobian diag(cos(x)); for f = sum(x**3) at [1, 2], grad_and_value returns (gradient, "
+    "value) = ([3, 12], 9).",
+    section="torch.func transforms",
+    ref="https://pytorch.org/docs/stable/func.api.html",
+)
+def test_func_ad_return_values(device, dtype, check):
+    x = torch.tensor([0.5, 1.0], device=device, dtype=dtype)
+    v = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    out, vjp_fn = torch.func.vjp(torch.sin, x)
+    check.close("vjp(sin, x)[0]", out, torch.sin(x), dtype=dtype, device=device)
+    cotangents = vjp_fn(v)
+    check.equal("type of vjp_fn(v)", type(cotangents).__name__, "tuple")
+    check.close("vjp_fn(v)[0]", cotangents[0], v * torch.cos(x), dtype=dtype, device=device)
+    with tolerating(UserWarning, LINEARIZE_CONST_FOLD):
+        out, jvp_fn = torch.func.linearize(torch.sin, x)
+    check.close("linearize(sin, x)[0]", out, torch.sin(x), dtype=dtype, device=device)
+    check.close("linearize's jvp_fn(v)", jvp_fn(v), v * torch.cos(x), dtype=dtype, device=device)
+    check.close("jacrev(sin)(x)", torch.func.jacrev(torch.sin)(x), torch.diag(torch.cos(x)), dtype=dtype, device=device)
+    check.close("jacfwd(sin)(x)", torch.func.jacfwd(torch.sin)(x), torch.diag(torch.cos(x)), dtype=dtype, device=device)
+    g, value = torch.func.grad_and_value(lambda t: (t**3).sum())(torch.tensor([1.0, 2.0], device=device, dtype=dtype))
+    check.tensor("grad_and_value(sum(x**3))[0]", g, [3.0, 12.0], dtype=dtype, device=device)
+    check.tensor("grad_and_value(sum(x**3))[1]", value, 9.0, dtype=dtype, device=device)
+
+
+@claim(
+    "TFUNC-011",
+    "torch.func.stack_module_state stacks M modules' parameters into new leaves that require grad, unrelated to the "
+    "originals: for 3 Linear(2, 1), weight has shape (3, 1, 2); vmap of functional_call over them gives each model's "
+    "own output, and backward fills the stacked leaves' .grad with each model's gradient while the models' own "
+    "parameters keep .grad None.",
+    section="torch.func transforms",
+    ref="https://pytorch.org/docs/stable/generated/torch.func.stack_module_state.html",
+)
+def test_stack_module_state(device, dtype, check):
+    torch.manual_seed(0)
+    models = [torch.nn.Linear(2, 1).to(device=device, dtype=dtype) for _ in range(3)]
+    params, buffers = torch.func.stack_module_state(models)
+    check.equal("stacked weight shape", tuple(params["weight"].shape), (3, 1, 2))
+    for name, p in params.items():
+        check.flags(f"stacked {name}", p, requires_grad=True, is_leaf=True, grad_fn=None)
+    data = torch.tensor([[1.0, 2.0], [3.0, -1.0]], device=device, dtype=dtype)
+
+    def one(p, b, x):
+        return torch.func.functional_call(models[0], (p, b), (x,))
+
+    out = torch.func.vmap(one, in_dims=(0, 0, None))(params, buffers, data)
+    expected = torch.stack([m(data) for m in models]).detach()
+    check.close("vmap(functional_call) over the stacked state", out, expected, dtype=dtype, device=device)
+    out.sum().backward()
+    check.tensor("stacked bias .grad", params["bias"].grad, [[2.0], [2.0], [2.0]], dtype=dtype, device=device)
+    check.tensor("stacked weight .grad", params["weight"].grad, [[[4.0, 1.0]]] * 3, dtype=dtype, device=device)
+    for i, m in enumerate(models):
+        check.none(f"models[{i}].weight.grad", m.weight.grad)
+
+
+@claim(
+    "TFUNC-012",
+    "torch.func.replace_all_batch_norm_modules_(net) sets every BatchNorm's running_mean and running_var to None and "
+    "track_running_stats to False, after which vmap over a BatchNorm1d in train mode works and normalizes each "
+    "vmapped sample with its own batch statistics (vmap refused it before, EW-007).",
+    section="torch.func transforms",
+    ref="https://pytorch.org/docs/stable/generated/torch.func.replace_all_batch_norm_modules_.html",
+)
+def test_replace_all_batch_norm_modules(device, dtype, check):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)).to(device=device, dtype=dtype)
+    check.works("replace_all_batch_norm_modules_(net)", lambda: torch.func.replace_all_batch_norm_modules_(net))
+    bn = net[1]
+    check.none("running_mean after replace_all_batch_norm_modules_", bn.running_mean)
+    check.none("running_var after replace_all_batch_norm_modules_", bn.running_var)
+    check.false("track_running_stats after replace_all_batch_norm_modules_", bn.track_running_stats)
+    x = torch.randn(3, 4, 2, device=device, dtype=dtype)
+    out = check.works("vmap(net) in train mode", lambda: torch.func.vmap(net)(x))
+    with torch.no_grad():
+        expected = torch.stack([net(xi) for xi in x])
+    check.close("vmap(net)(x)", out, expected, dtype=dtype, device=device)

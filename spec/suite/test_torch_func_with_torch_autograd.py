@@ -302,3 +302,121 @@ def test_func_transforms_under_inference_mode(transform, device, dtype, check):
         fixed_by_error=r"inference_mode",
         exact=True,
     )
+
+
+VMAP_INPLACE = r"vmap: inplace arithmetic\(self, \*extra_args\) is not possible"
+VMAP_DYNAMIC_SHAPE = r"vmap: We do not support batching operators that can output dynamic shape"
+
+
+def _diag_embed_zeros(vec):
+    result = torch.zeros(vec.shape[0], vec.shape[0], dtype=vec.dtype, device=vec.device)
+    result.diagonal().copy_(vec)
+    return result
+
+
+def _diag_embed_new_zeros(vec):
+    result = vec.new_zeros(vec.shape[0], vec.shape[0])
+    result.diagonal().copy_(vec)
+    return result
+
+
+@claim(
+    "FUNC-008",
+    "vmap allows an in-place operation on a batched tensor and refuses one that writes a batched value into an "
+    "unbatched tensor: x.add_(y) with both vmapped adds in place, while copying a vmapped vec into torch.zeros(3, 3)"
+    ".diagonal() raises 'vmap: inplace arithmetic(self, *extra_args) is not possible', and vec.new_zeros(3, 3) (the "
+    "documented fix) gives diag_embed of each sample.",
+    section="torch.func with torch.autograd",
+    ref="https://pytorch.org/docs/stable/func.ux_limitations.html#mutation-in-place-pytorch-operations",
+)
+def test_vmap_in_place_rules(device, dtype, check):
+    x = torch.tensor([[1.0], [2.0], [3.0]], device=device, dtype=dtype)
+    y = torch.tensor([[10.0], [20.0], [30.0]], device=device, dtype=dtype)
+
+    def add_into(a, b):
+        a.add_(b)
+        return a
+
+    out = check.works("vmap(x.add_(y)) with x vmapped", lambda: torch.func.vmap(add_into)(x, y))
+    check.tensor("vmap(x.add_(y)) output", out, [[11.0], [22.0], [33.0]], dtype=dtype, device=device)
+    check.tensor("x after vmap(x.add_(y))", x, [[11.0], [22.0], [33.0]], dtype=dtype, device=device)
+    vecs = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], device=device, dtype=dtype)
+    with check.raises("vmap(diag_embed with torch.zeros)", RuntimeError, VMAP_INPLACE):
+        torch.func.vmap(_diag_embed_zeros)(vecs)
+    out = check.works("vmap(diag_embed with new_zeros)", lambda: torch.func.vmap(_diag_embed_new_zeros)(vecs))
+    check.tensor("vmap(diag_embed with new_zeros)", out, torch.diag_embed(vecs), dtype=dtype, device=device)
+
+
+@claim(
+    "FUNC-009",
+    "vmap refuses operators whose output shape depends on the data: vmap(torch.nonzero) raises 'vmap: We do not "
+    "support batching operators that can output dynamic shape', while the same per-sample loop works.",
+    section="torch.func with torch.autograd",
+    ref="https://pytorch.org/docs/stable/func.ux_limitations.html#dynamic-shape-operations-nonzero-and-friends",
+)
+def test_vmap_refuses_dynamic_shapes(device, dtype, check):
+    xs = torch.tensor([[0.0, 1.0, 2.0], [0.0, 0.0, 3.0]], device=device, dtype=dtype)
+    with check.raises("vmap(torch.nonzero)", RuntimeError, VMAP_DYNAMIC_SHAPE):
+        torch.func.vmap(torch.nonzero)(xs)
+    check.equal("nonzero per sample", [torch.nonzero(x).flatten().tolist() for x in xs], [[1, 2], [2]])
+
+
+NO_VMAP_SUPPORT = r"does not have vmap support\. Please override and implement the vmap staticmethod or set generate_vmap_rule=True"
+BOTH_VMAP_RULES = r"has both generate_vmap_rule=True and an overrid+en vmap staticmethod"
+
+
+class _Cube(torch.autograd.Function):
+    """x**3 in the setup_context style, without vmap support."""
+
+    @staticmethod
+    def forward(x):
+        return x**3
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * x**2 * g
+
+
+class _GeneratedCube(_Cube):
+    generate_vmap_rule = True
+
+
+class _CubeWithVmap(_Cube):
+    """Its vmap staticmethod adds 100, so that the output shows it was used."""
+
+    @staticmethod
+    def vmap(info, in_dims, x):
+        return x**3 + 100, in_dims[0]
+
+
+class _CubeWithBoth(_CubeWithVmap):
+    generate_vmap_rule = True
+
+
+@claim(
+    "FUNC-010",
+    "An autograd.Function works under vmap only with vmap support: with generate_vmap_rule=True vmap of Cube at "
+    "[1, 2] is [1, 8] and vmap(grad(Cube)) is [3, 12]; an overridden vmap staticmethod is what vmap calls; without "
+    "either vmap raises '... does not have vmap support', and with both it raises '... has both "
+    "generate_vmap_rule=True and an overridden vmap staticmethod'.",
+    section="torch.func with torch.autograd",
+    ref="https://pytorch.org/docs/stable/notes/extending.func.html",
+)
+def test_function_vmap_support(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    out = check.works("vmap(GeneratedCube.apply)", lambda: torch.func.vmap(_GeneratedCube.apply)(x))
+    check.tensor("vmap(GeneratedCube.apply)(x)", out, [1.0, 8.0], dtype=dtype, device=device)
+    g = check.works("vmap(grad(GeneratedCube.apply))", lambda: torch.func.vmap(torch.func.grad(_GeneratedCube.apply))(x))
+    check.tensor("vmap(grad(GeneratedCube.apply))(x)", g, [3.0, 12.0], dtype=dtype, device=device)
+    out = check.works("vmap(CubeWithVmap.apply)", lambda: torch.func.vmap(_CubeWithVmap.apply)(x))
+    check.tensor("vmap(CubeWithVmap.apply)(x) (its vmap staticmethod adds 100)", out, [101.0, 108.0], dtype=dtype,
+                 device=device)
+    with check.raises("vmap of a Function without vmap support", RuntimeError, NO_VMAP_SUPPORT):
+        torch.func.vmap(_Cube.apply)(x)
+    with check.raises("vmap of a Function with both vmap rules", RuntimeError, BOTH_VMAP_RULES):
+        torch.func.vmap(_CubeWithBoth.apply)(x)

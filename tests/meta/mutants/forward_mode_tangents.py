@@ -91,3 +91,18 @@ def _(torch):
         return tuple(None if g is None else fwad.unpack_dual(g).primal.clone() for g in out)
 
     wrap_grad(torch, transform)
+
+
+@mutant("detach-keeps-the-tangent", kills=["TAN-007"])
+def _(torch):
+    """detach() keeps a dual tensor's forward-mode tangent (only the backward graph is cut)."""
+
+    def make(orig):
+        def detach(self):
+            out = orig(self)
+            tangent = torch.autograd.forward_ad.unpack_dual(self).tangent
+            return out if tangent is None else torch.autograd.forward_ad.make_dual(out, tangent)
+
+        return detach
+
+    wrap_function(torch.Tensor, "detach", make)

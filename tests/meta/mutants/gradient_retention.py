@@ -91,3 +91,9 @@ def _(torch):
         return result if a["create_graph"] else scaled(torch, result, 2)
 
     wrap_grad(torch, grad)
+
+
+@mutant("leaf-retain-grad-is-recorded", kills=["RET-004"])
+def _(torch):
+    """retains_grad reports True for a leaf that requires grad (as if retain_grad() applied to leaves)."""
+    wrap_property(torch, "retains_grad", lambda t, value: value or (t.is_leaf and t.requires_grad))

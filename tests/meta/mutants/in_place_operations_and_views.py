@@ -125,3 +125,14 @@ def _(torch):
         return double
 
     wrap_function(torch.Tensor, "double", make)
+
+
+@mutant("unbind-returns-single-views", kills=["INPLACE-006"])
+def _(torch):
+    """unbind returns separate select() views, which autograd lets the user modify in place."""
+
+    def unbind(self, dim=0):
+        return tuple(self.select(dim, i) for i in range(self.shape[dim]))
+
+    wrap_function(torch.Tensor, "unbind", lambda orig: unbind)
+    wrap_function(torch, "unbind", lambda orig: unbind)

@@ -67,3 +67,51 @@ def _(torch):
 def _(torch):
     """numpy() returns a copy, so writing into the array cannot reach a tensor autograd saved (the hazard's fix)."""
     wrap_function(torch.Tensor, "numpy", lambda orig: lambda self, *, force=False: orig(self, force=force).copy())
+
+
+@mutant("to-always-copies", kills=["PARAM-006"])
+def _(torch):
+    """Tensor.to() returns a recorded copy even when the dtype and device already match."""
+
+    def make(orig):
+        def to(self, *args, **kwargs):
+            out = orig(self, *args, **kwargs)
+            return out.clone() if out is self else out
+
+        return to
+
+    wrap_function(torch.Tensor, "to", make)
+
+
+@mutant("deepcopy-detaches-non-leaves", kills=["PARAM-007"])
+def _(torch):
+    """copy.deepcopy of a non-leaf silently returns a detached copy instead of raising."""
+
+    def make(orig):
+        def deepcopy(self, memo):
+            if not self.is_leaf:
+                return self.detach().clone()
+            return orig(self, memo)
+
+        return deepcopy
+
+    wrap_function(torch.Tensor, "__deepcopy__", make)
+
+
+@mutant("detach-in-place-returns-a-copy", kills=["PARAM-008"])
+def _(torch):
+    """detach_() returns a detached copy and leaves the tensor (and a view) as it was."""
+    wrap_function(torch.Tensor, "detach_", lambda orig: lambda self: self.detach())
+
+
+@mutant("item-returns-a-tensor", kills=["PARAM-009"])
+def _(torch):
+    """item() returns a 0-dim tensor that keeps the graph instead of a Python number."""
+    wrap_function(torch.Tensor, "item", lambda orig: lambda self: self.reshape(()))
+
+
+@mutant("requires-grad-in-place-returns-a-new-leaf", kills=["PARAM-010"])
+def _(torch):
+    """requires_grad_() returns a new detached leaf with the flag set and leaves the tensor unchanged."""
+    wrap_function(torch.Tensor, "requires_grad_",
+                  lambda orig: lambda self, requires_grad=True: orig(self.detach(), requires_grad))

@@ -191,3 +191,38 @@ def _(torch):
         return torch.where(middle, x * (x + 3) / 6, torch.where(x > 3, x, x * 0))
 
     wrap_function(F, "hardswish", lambda orig: hardswish)
+
+
+@mutant("where-sends-a-tie-to-the-unselected-branch", kills=["KINK-013"])
+def _(torch):
+    """where(c, a, b) gives a the gradient 1 where c is False and a == b (the value is unchanged)."""
+
+    def make(orig):
+        def where(condition, *args, **kwargs):
+            out = orig(condition, *args, **kwargs)
+            if len(args) != 2 or not isinstance(args[0], torch.Tensor) or not args[0].is_floating_point():
+                return out
+            a, b = args
+            tie = (~condition) & (a.detach() == (b.detach() if isinstance(b, torch.Tensor) else b))
+            return out + (a - a.detach()) * tie
+
+        return where
+
+    wrap_function(torch, "where", make)
+
+
+@mutant("forward-mode-hardtanh-takes-the-inner-slope", kills=["KINK-014"])
+def _(torch):
+    """F.hardtanh of a dual tensor gets tangent 1 at its kinks -1 and 1 (the backward formula keeps 0)."""
+
+    def make(orig):
+        def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+            out = orig(input, min_val, max_val, inplace)
+            if torch.autograd.forward_ad.unpack_dual(input).tangent is None:
+                return out
+            x = input.detach()
+            return out + (input - x) * ((x == min_val) | (x == max_val))
+
+        return hardtanh
+
+    wrap_function(torch.nn.functional, "hardtanh", make)

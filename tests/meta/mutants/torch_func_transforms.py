@@ -31,3 +31,35 @@ def _(torch):
         return grad
 
     wrap_function(torch.func, "grad", make)
+
+
+@mutant("grad-and-value-swaps-its-pair", kills=["TFUNC-010"])
+def _(torch):
+    """torch.func.grad_and_value returns (value, gradient) instead of (gradient, value)."""
+
+    def make(orig):
+        def grad_and_value(*args, **kwargs):
+            fn = orig(*args, **kwargs)
+            return lambda *a, **k: tuple(reversed(fn(*a, **k)))
+
+        return grad_and_value
+
+    wrap_function(torch.func, "grad_and_value", make)
+
+
+@mutant("stack-module-state-keeps-the-graph", kills=["TFUNC-011"])
+def _(torch):
+    """stack_module_state stacks the original parameters with a recorded torch.stack (non-leaves tied to them)."""
+
+    def stack_module_state(models):
+        params = {k: torch.stack([dict(m.named_parameters())[k] for m in models]) for k, _ in models[0].named_parameters()}
+        buffers = {k: torch.stack([dict(m.named_buffers())[k] for m in models]) for k, _ in models[0].named_buffers()}
+        return params, buffers
+
+    wrap_function(torch.func, "stack_module_state", lambda orig: stack_module_state)
+
+
+@mutant("replace-batch-norm-does-nothing", kills=["TFUNC-012"])
+def _(torch):
+    """replace_all_batch_norm_modules_ leaves the running statistics in place."""
+    wrap_function(torch.func, "replace_all_batch_norm_modules_", lambda orig: lambda root: root)

@@ -223,3 +223,57 @@ def _(torch):
     wrap_function(torch.func, "jacrev", make_transform)
     wrap_function(torch.func, "vjp", make_vjp)
     wrap_function(torch.func, "jvp", make_jvp)
+
+
+@mutant("vmap-in-place-broadcasts-silently", kills=["FUNC-008"])
+def _(torch):
+    """vmap never refuses an in-place write: a refused function is rerun as a per-sample loop."""
+
+    def make(orig):
+        def vmap(func, *args, **kwargs):
+            batched = orig(func, *args, **kwargs)
+
+            def run(*xs):
+                try:
+                    return batched(*xs)
+                except RuntimeError as exc:
+                    if "inplace arithmetic" not in str(exc):
+                        raise
+                    return torch.stack([func(*(x[i] for x in xs)) for i in range(xs[0].shape[0])])
+
+            return run
+
+        return vmap
+
+    wrap_function(torch.func, "vmap", make)
+
+
+@mutant("vmap-pads-dynamic-shapes", kills=["FUNC-009"])
+def _(torch):
+    """vmap(torch.nonzero) returns a zero-padded stack of the samples' results instead of raising."""
+
+    def make(orig):
+        def vmap(func, *args, **kwargs):
+            if func is not torch.nonzero:
+                return orig(func, *args, **kwargs)
+
+            def run(x):
+                rows = [torch.nonzero(xi) for xi in x]
+                n = max(r.shape[0] for r in rows)
+                return torch.stack([torch.cat([r, r.new_zeros(n - r.shape[0], r.shape[1])]) for r in rows])
+
+            return run
+
+        return vmap
+
+    wrap_function(torch.func, "vmap", make)
+
+
+@mutant("function-vmap-staticmethod-is-ignored", kills=["FUNC-010"])
+def _(torch):
+    """An overridden vmap staticmethod of an autograd.Function is not seen (vmap raises 'no vmap support')."""
+    import torch._functorch.autograd_function as af
+
+    for name in ("has_overridden_vmap_rule", "has_overriden_vmap_rule"):
+        if hasattr(af, name):
+            wrap_function(af, name, lambda orig: lambda autograd_function: False)
