@@ -18,8 +18,8 @@ Results keep the dtype and device of ``x`` and stay differentiable with respect 
 parameters (they enter the loss).  A provider that needs the function rather than its output (torch.func,
 Taylor mode) declares ``style = "function"`` and takes ``f`` (a callable ``(N, d) -> (N, m)``) in place of
 ``u``/``v``.  Optional attributes: ``max_order`` (the highest ``k`` that ``partial`` offers; default: no
-limit, orders 1 to 4 are checked), ``supports_compile`` (the operators work under ``torch.compile``;
-default False: the compiled claims are n/a), ``unavailable`` (a reason string: the provider cannot run in
+limit, orders 1 to 4 are checked), ``supports_compile`` (True, or the names of the operators that give
+their values under ``torch.compile``; default False: the compiled claims are n/a), ``unavailable`` (a reason string: the provider cannot run in
 this environment, every claim is n/a with it).
 
 Selecting providers: a built-in name (:data:`BUILTINS`) or ``MODULE:OBJECT`` importable here, comma lists
@@ -172,9 +172,10 @@ class Ops:
         if order is not None and top is not None and order > top:
             not_applicable(f"provider {self.name}'s partial offers orders up to {top}, not {order}")
 
-    @property
-    def compiles(self) -> bool:
-        return bool(getattr(self.provider, "supports_compile", False))
+    def compiles(self, op: str) -> bool:
+        """Whether the provider declares ``op`` under torch.compile (``supports_compile``: a bool or operator names)."""
+        said = getattr(self.provider, "supports_compile", False)
+        return op in said if isinstance(said, (tuple, list, set, frozenset)) else bool(said)
 
     def __getattr__(self, op: str):
         if op not in OPERATORS:

@@ -53,7 +53,9 @@ class AutogradProvider:
     name = "autograd"
     style = "graph"
     protocol = 1
-    supports_compile = True
+    #: First-order values only: a derivative of a compiled graph's backward raises "torch.compile with aot_autograd
+    #: does not currently support double backward" (https://github.com/pytorch/pytorch/pull/92348, issue #91469).
+    supports_compile = ("grad", "jacobian", "divergence")
 
     def __init__(self):
         for op in (grad, partial, laplacian, hessian, divergence, jacobian):

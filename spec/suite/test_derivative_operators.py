@@ -210,15 +210,17 @@ def test_every_way_agrees(provider, way, device, dtype, check):
 @claim("OPER-010", "A point's derivative does not depend on the batch size: the Laplacian and grad at one point are "
        "the same computed alone, among 5 points and among 40 (no scaling by N, as a mean over the batch would give).",
        section="Derivative operators")
+@dtypes("float64")
 @pytest.mark.parametrize("op", ["laplacian", "grad"])
 def test_no_batch_size_scaling(provider, op, device, dtype, check):
     ops = Ops(provider)
     ps, u = net(device, dtype)
+    x = points(device, dtype, n=1)
+    ref = axis_ref(ps, x, 0, 2) + axis_ref(ps, x, 1, 2) if op == "laplacian" else torch.cat(
+        [axis_ref(ps, x, 0, 1), axis_ref(ps, x, 1, 1)], 1)
     for n in (1, 5, 40):
         x = points(device, dtype, n=n)
         out = check.works(f"{provider}.{op}(u, x), N = {n}", lambda: getattr(ops, op)(u, x))
-        ref = axis_ref(ps, x[:1], 0, 2) + axis_ref(ps, x[:1], 1, 2) if op == "laplacian" else torch.cat(
-            [axis_ref(ps, x[:1], 0, 1), axis_ref(ps, x[:1], 1, 1)], 1)
         close(check, f"{op} at the first point, N = {n}", out[:1], ref, x, tuple(ref.shape))
 
 
@@ -303,40 +305,44 @@ def test_new_u_at_the_same_x(provider, op, device, dtype, check):
 
 
 @claim("OPER-015", "Across training steps at the same x the operators follow the updated network: after each of 3 "
-       "optimizer steps the Laplacian and grad equal the chain rule by hand for the new weights (no stale cache, "
+       "SGD steps the Laplacian and grad equal the chain rule by hand for the new weights (no stale cache, "
        "lululxvi/deepxde#2074).",
        section="Derivative operators")
+@dtypes("float64")
 def test_across_training_steps(provider, device, dtype, check):
     ops, x = Ops(provider), points(device, dtype)
     ps, u = net(device, dtype)
-    opt = torch.optim.SGD(ps, lr=0.1)
     for step in range(3):
         lap = check.works(f"step {step}: {provider}.laplacian", lambda: ops.laplacian(u, x))
         close(check, f"step {step}: laplacian", lap, axis_ref(ps, x, 0, 2) + axis_ref(ps, x, 1, 2), x, (N, 1))
         g = check.works(f"step {step}: {provider}.grad", lambda: ops.grad(u, x))
         close(check, f"step {step}: grad", g, torch.cat([axis_ref(ps, x, 0, 1), axis_ref(ps, x, 1, 1)], 1), x, (N, 2))
-        opt.zero_grad()
         (lap.pow(2).mean() + g.pow(2).mean()).backward()
-        opt.step()
+        with torch.no_grad():  # an SGD step, in place (torch.optim's first step imports torch._dynamo: slow)
+            for p in ps:
+                p -= 0.1 * (0 if p.grad is None else p.grad)
+                p.grad = None
 
 
-@claim("OPER-016", "No graph is kept alive after a step: over 20 training steps, every step's operator results and "
+@claim("OPER-016", "No graph is kept alive after a step: over 10 training steps, every step's operator results and "
        "loss are freed once the step ends (weak references die), so memory does not grow with the steps.",
        section="Derivative operators")
+@dtypes("float64")
 def test_no_graph_kept_alive(provider, device, dtype, check):
     ops, x = Ops(provider), points(device, dtype)
     ps, u = net(device, dtype)
     refs = []
-    for _ in range(20):
+    for _ in range(10):
         lap, g = ops.laplacian(u, x), ops.grad(u, x)
         loss = lap.pow(2).mean() + g.pow(2).mean()
-        loss.backward()
+        check.works("loss.backward()", loss.backward)
         refs += [weakref.ref(lap), weakref.ref(g), weakref.ref(loss)]
         del lap, g, loss
         for p in ps:
             p.grad = None
-    gc.collect()
-    check.equal("results and losses still alive after 20 steps", sum(r() is not None for r in refs), 0)
+    if any(r() is not None for r in refs):
+        gc.collect()  # only where reference counting alone did not free them (a cycle)
+    check.equal("results and losses still alive after 10 steps", sum(r() is not None for r in refs), 0)
 
 
 @claim("OPER-017", "A u that does not depend on x gives zeros of the right shape from every operator, never None "
@@ -402,19 +408,23 @@ def test_no_side_effects(provider, op, device, dtype, check):
     check.close(f"{op}, second call", second, first.detach(), dtype=dtype)
 
 
-@claim("OPER-021", "Under torch.compile, where the provider says it supports it (supports_compile = True), the "
-       "Laplacian and grad of u = sin(x) e^y + x^2 y^3 equal the closed form; elsewhere the claim is n/a.",
+@claim("OPER-021", "Under torch.compile, the operators a provider declares it supports there (supports_compile) give "
+       "the closed-form values: grad of u = sin(x) e^y + x^2 y^3, and the Jacobian and divergence of w = (x^2 y, "
+       "x + y^3); an operator it does not declare is n/a.",
        section="Derivative operators")
 @modes("aot_eager", "inductor")
-def test_under_torch_compile(provider, mode, device, dtype, check):
+@pytest.mark.parametrize("op", ["grad", "jacobian", "divergence"])
+def test_under_torch_compile(provider, op, mode, device, dtype, check):
     ops, x = Ops(provider), points(device, dtype)
-    if not ops.compiles:
-        not_applicable(f"provider {provider} does not declare supports_compile")
+    if not ops.compiles(op):
+        not_applicable(f"provider {provider} does not declare {op} under torch.compile (supports_compile)")
     r = F_ref(x)
-    step = compiled(lambda z: (ops.laplacian(F, z), ops.grad(F, z)), mode)
-    lap, g = check.works(f"compiled {provider}.laplacian and grad", lambda: step(x))
-    close(check, "compiled laplacian", lap, r[("x", 2)] + r[("y", 2)], x, (N, 1))
-    close(check, "compiled grad", g, torch.cat([r[("x", 1)], r[("y", 1)]], 1), x, (N, 2))
+    refs = {"grad": (F, torch.cat([r[("x", 1)], r[("y", 1)]], 1)), "jacobian": (W, W_jac(x)),
+            "divergence": (W, torch.diagonal(W_jac(x), dim1=1, dim2=2).sum(-1, keepdim=True))}
+    fn, ref = refs[op]
+    step = compiled(lambda z: getattr(ops, op)(fn, z), mode)
+    out = check.works(f"compiled {provider}.{op}", lambda: step(x))
+    close(check, f"compiled {op}", out, ref, x, tuple(ref.shape))
 
 
 @claim("OPER-022", "The operators work on a 3-d input with a 3-d field: the Laplacian of u = x y z + x^2 + y^2 z is "
