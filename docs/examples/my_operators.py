@@ -2,7 +2,7 @@
 
 Check it with the operator claims (from the folder that holds this file, or with it on PYTHONPATH):
 
-    PYTHONPATH=docs/examples autograd-spec run --provider my_operators:PROVIDER --claim OPER-001
+    PYTHONPATH=docs/examples autograd-spec run --provider my_operators:PROVIDER -k derivative_operators
 
 It implements protocol version 1 (spec/providers/__init__.py) in graph style: every operator takes the
 network's output ``u`` (or a field ``v``) and the input ``x`` that produced it, and returns a tensor that
