@@ -104,3 +104,27 @@ class TestOption:
         by_claim = {c: {r["outcome"] for r in rows if r["claim"] == c} for c in ("OPER-004", "OPER-005", "OPER-010")}
         assert by_claim == {"OPER-004": {"passed"}, "OPER-005": {"n/a"}, "OPER-010": {"passed"}}
         assert all("offers no jacobian" in r["reason"] for r in rows if r["claim"] == "OPER-005")
+
+
+@pytest.mark.parametrize("case_id", ["derivative-k4-provider_autograd", "derivative-k4-provider_func",
+                                     "laplacian-d2-provider_autograd", "laplacian-d2-provider_func",
+                                     "biharmonic-d2-provider_func", "pinn_step-d2-provider_autograd"])
+def test_the_providers_in_the_benchmarks_agree_with_the_float64_reference(case_id):
+    import torch
+
+    from tests.bench import methods as bm
+    from tests.bench import workloads as bw
+
+    case = bm.parse_case_id(case_id)
+    assert case.na_reason is None
+    value = bm.build(case, dtype=torch.float64).method()
+    assert bw.relative_error(value, bm.reference(case)) < bw.TOLERANCE["float64"]
+
+
+def test_the_jet_provider_in_the_benchmarks_says_why_not_here():
+    from tests.bench import methods as bm
+
+    why = bm.REGISTRY["provider_jet"].unavailable()
+    if why is None:
+        pytest.skip("jet-for-pytorch is installed here")
+    assert why.startswith("n/a: provider jet is unavailable") and "Python >= 3.12" in why
