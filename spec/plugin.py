@@ -29,6 +29,7 @@ from spec import claims as claims_mod
 from spec import devices as devices_mod
 from spec import modes as modes_mod
 from spec import precision as dtypes_mod
+from spec import providers as providers_mod
 from spec import results as results_mod
 from spec import waivers as waivers_mod
 from spec.aggregate import Tally
@@ -77,6 +78,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="comma-separated execution modes (eager, func, aot_eager, inductor) or 'all'; default: eager,func. "
         "Asking for a mode that is not available here is a usage error.",
     )
+    group.addoption("--provider", default=None, metavar="NAME|MODULE:OBJECT", help=providers_mod.OPTION_HELP)
     group.addoption("--results", default=None, metavar="PATH", help="write the machine-readable results JSON to PATH")
     group.addoption(
         "--results-overwrite",
@@ -105,6 +107,7 @@ def pytest_configure(config: pytest.Config) -> None:
         selected_devices = devices_mod.parse_selection(config.getoption("--device"))
         selected_dtypes = dtypes_mod.parse_selection(config.getoption("--dtype"))
         selected_modes = modes_mod.parse_selection(config.getoption("--mode"))
+        selected_providers = providers_mod.configure(config.getoption("--provider"))
         infos = devices_mod.probe_all()
         mode_infos = modes_mod.probe_all(selected_modes)
         if selected_devices is not None:
@@ -120,6 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
             selected_claims = claims_mod.resolve_ids(ids, registry)
         present = [n for n, i in infos.items() if i.present]
         partial = _is_partial(config, selected_claims, selected_devices, present, selected_dtypes, selected_modes)
+        partial = partial or providers_mod.is_partial(selected_providers)
         results_path = config.getoption("--results")
         if results_path and not hasattr(config, "workerinput"):
             _check_results_path(Path(results_path), partial, config.getoption("--results-overwrite"))
@@ -132,6 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
         claims_mod.ClaimError,
         results_mod.ResultsError,
         waivers_mod.WaiverError,
+        providers_mod.ProviderError,
     ) as exc:
         raise pytest.UsageError(str(exc).replace("\n", " ")) from None
     config.stash[STATE] = {
@@ -141,6 +146,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "selected_dtypes": selected_dtypes,
         "selected_modes": selected_modes,
         "selected_claims": selected_claims,
+        "selected_providers": selected_providers,
         "partial": partial,
         "import_warnings": import_warnings,
         "registry": registry,
@@ -232,6 +238,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append(f"autograd-spec modes: {', '.join(m for m in modes if state['modes'][m].available)}")
     if unavailable:
         lines.append(f"autograd-spec unavailable modes (skipped): {'; '.join(unavailable)}")
+    lines += providers_mod.header_lines(state["selected_providers"])
     for w in state["import_warnings"]:
         lines.append(f"autograd-spec: importing torch warned: {w}")
     return lines
@@ -273,6 +280,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             reason = f"this test runs in {', '.join(wanted)}; the run selected {', '.join(run)}"
             params = [pytest.param(None, id="no-mode", marks=pytest.mark.skip(reason=reason))]
         metafunc.parametrize("mode", params)
+    if "provider" in metafunc.fixturenames:
+        metafunc.parametrize("provider", providers_mod.params(state["selected_providers"]))
 
 
 def claim_ids_of(item: pytest.Item) -> list[str]:
@@ -474,6 +483,7 @@ class ResultsCollector:
                     "dtypes": state["selected_dtypes"],
                     "modes": state["selected_modes"],
                     "claims": state["selected_claims"],
+                    "providers": state["selected_providers"],
                     "partial": state["partial"],
                     "args": [str(a) for a in self.config.invocation_params.args],
                 },
