@@ -32,6 +32,8 @@ def _param(values, device, dtype):
     "optimizer.step() skips a parameter whose .grad is None: it stays bit for bit unchanged (no weight decay, no "
     "momentum, no optimizer state), for SGD and Adam, on the foreach and the per-parameter paths.",
     section="Optimizers and gradient utilities",
+    apis=("torch.optim", "torch.optim:foreach", "torch.optim:weight_decay", "torch.optim:momentum", "Tensor.backward",
+          "Tensor.grad"),
 )
 @pytest.mark.parametrize("foreach", [False, True])
 @pytest.mark.parametrize("name", ["SGD", "Adam"])
@@ -135,6 +137,8 @@ def test_clip_grad_value(device, dtype, foreach, check):
     "The foreach and the per-parameter (for-loop) implementations of SGD with momentum and weight decay, Adam with "
     "weight decay and AdamW give the same parameters after three steps.",
     section="Optimizers and gradient utilities",
+    apis=("torch.optim", "torch.optim:foreach", "torch.optim:weight_decay", "torch.optim:momentum", "zero_grad",
+          "Tensor.backward"),
 )
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
 @dtypes("float64")

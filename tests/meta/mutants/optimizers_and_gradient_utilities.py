@@ -100,7 +100,7 @@ def _(torch):
         params, **{k: v for k, v in kwargs.items() if k != "maximize"}))
 
 
-@mutant("backward-overwrites-grad", kills=["OPTIM-010"])
+@mutant("accumulation-overwrites-grad", kills=["OPTIM-010"])
 def _(torch):
     """backward() overwrites each leaf's .grad instead of accumulating into it."""
 
