@@ -87,6 +87,13 @@ _CTX = {
 _MODULE_HOOKS = ("register_full_backward_hook", "register_full_backward_pre_hook", "register_backward_hook",
                  "register_forward_hook", "register_forward_pre_hook")
 
+_GRADCHECK_KEYWORDS = ("fast_mode=False", "raise_exception=True", "check_forward_ad=False", "check_batched_grad=False",
+                       "nondet_tol=0.0", "atol", "rtol", "eps")
+_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adadelta",
+               "LBFGS", "Optimizer")
+_GLOBAL_MODULE_HOOKS = ("register_module_full_backward_hook", "register_module_full_backward_pre_hook",
+                        "register_module_forward_hook", "register_module_forward_pre_hook")
+
 #: The vocabulary: every API the scan recognises, in the order it is listed.
 VOCABULARY: tuple[Api, ...] = (
     # ---- differentiation
@@ -123,6 +130,8 @@ VOCABULARY: tuple[Api, ...] = (
         attrs=("register_post_accumulate_grad_hook",)),
     Api("Node.register_prehook", CONDITION, "Hooks", "y.grad_fn.register_prehook(fn)", attrs=("register_prehook",)),
     *(Api(f"Module.{h}", CONDITION, "Hooks", f"module.{h}(fn)", attrs=(h,)) for h in _MODULE_HOOKS),
+    *(_fn(f"torch.nn.modules.module.{h}", CONDITION, "Hooks", f"a global module hook: {h}(fn)")
+      for h in _GLOBAL_MODULE_HOOKS),
     _fn("torch.autograd.graph.register_multi_grad_hook", CONDITION, "Hooks", "register_multi_grad_hook(tensors, fn)"),
     _fn("torch.autograd.graph.saved_tensors_hooks", CONDITION, "Hooks", "with saved_tensors_hooks(pack, unpack):"),
     _fn("torch.autograd.graph.save_on_cpu", CONDITION, "Hooks", "with save_on_cpu():"),
@@ -218,9 +227,20 @@ VOCABULARY: tuple[Api, ...] = (
         also=("torch.autograd.set_detect_anomaly", "torch.autograd.anomaly_mode.detect_anomaly",
               "torch.autograd.anomaly_mode.set_detect_anomaly")),
     _fn("torch.autograd.gradcheck", CONDITION, "Debugging", "torch.autograd.gradcheck(fn, inputs)",
-        also=("torch.autograd.gradcheck.gradcheck",)),
+        also=("torch.autograd.gradcheck.gradcheck",), keywords=_GRADCHECK_KEYWORDS),
     _fn("torch.autograd.gradgradcheck", CONDITION, "Debugging", "torch.autograd.gradgradcheck(fn, inputs)",
-        also=("torch.autograd.gradcheck.gradgradcheck",)),
+        also=("torch.autograd.gradcheck.gradgradcheck",), keywords=_GRADCHECK_KEYWORDS),
+    # ---- optimizers and gradient utilities
+    _fn("torch.optim", CONDITION, "Optimizers", "a torch.optim optimizer (SGD, Adam, AdamW, ...) and its step()",
+        also=tuple(f"torch.optim.{o}" for o in _OPTIMIZERS),
+        keywords=("foreach", "maximize=False", "differentiable=False", "weight_decay", "momentum")),
+    _fn("torch.nn.utils.clip_grad_norm_", CONDITION, "Optimizers", "clip_grad_norm_(parameters, max_norm)",
+        also=("torch.nn.utils.clip_grad.clip_grad_norm_",), keywords=("foreach", "error_if_nonfinite=False")),
+    _fn("torch.nn.utils.clip_grad_value_", CONDITION, "Optimizers", "clip_grad_value_(parameters, clip_value)",
+        also=("torch.nn.utils.clip_grad.clip_grad_value_",), keywords=("foreach",)),
+    _fn("torch.nn.utils.get_total_norm", CONDITION, "Optimizers", "get_total_norm(tensors) (torch 2.6+)"),
+    _fn("torch.nn.utils.clip_grads_with_norm_", CONDITION, "Optimizers",
+        "clip_grads_with_norm_(parameters, max_norm, total_norm) (torch 2.6+)"),
 )
 
 BY_NAME: dict[str, Api] = {a.name: a for a in VOCABULARY}
