@@ -19,6 +19,14 @@ WARNS_WITHOUT_INPUT_GRAD = by_version(
 )
 #: register_full_backward_pre_hook arrived in torch 2.0 (https://github.com/pytorch/pytorch/pull/86700): every
 #: recorded release has it.
+#: The deprecation warning of a non-full backward hook became a FutureWarning (a UserWarning before).
+NON_FULL_CATEGORY = by_version(
+    "MHOOK-005/category of the non-full backward hook warning",
+    {"<2.4": "UserWarning", ">=2.4": "FutureWarning"},
+    ref="https://github.com/pytorch/pytorch/pull/127689",
+    note="deprecation warnings got category=FutureWarning in June 2024; UserWarning seen on 2.0.1, FutureWarning on "
+    "2.8.0 and 2.13.0; the release in between is the matrix's to confirm",
+)
 
 
 class Cube(torch.nn.Module):
@@ -169,11 +177,12 @@ def test_observing_hook_leaves_u_xx_unchanged(device, dtype, check):
 def test_non_full_hook_reports_the_last_node(device, dtype, check):
     m = ExpPlusTwo()
     seen = []
-    # FutureWarning since torch 2.x (UserWarning in 2.0.1): both are Warnings; the category is not the claim.
-    with check.warns("register_backward_hook on a multi-node module", Warning, NON_FULL_MULTI_NODE):
+    with check.warns("register_backward_hook on a multi-node module", Warning, NON_FULL_MULTI_NODE) as caught:
         m.register_backward_hook(lambda mod, gi, go: seen.append(gi[0]))
         x = torch.tensor([0.0, 1.0], requires_grad=True, device=device, dtype=dtype)
         m(x).sum().backward()
+    check.equal("the warning's category (recorded by release)", [w.category.__name__ for w in caught
+                if "non-full backward hook" in str(w.message)], [NON_FULL_CATEGORY.for_version(torch.__version__)])
     truth = (3 * torch.exp(3 * x.detach())).tolist()
     check.tensor("x.grad (autograd itself is right)", x.grad, truth, exact=False, dtype=dtype, device=device)
     check.equal("hook calls", len(seen), 1)
