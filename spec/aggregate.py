@@ -459,15 +459,24 @@ class Aggregate:
     def modes_of(self, cid: str) -> list[str]:
         return sorted({r.mode for _, r in self.rows_of.get(cid, [])}, key=mode_order)
 
+    def providers_of(self, cid: str) -> list[str]:
+        """The derivative providers a claim's rows ran with (empty for a claim without a provider axis)."""
+        return sorted({r.provider for _, r in self.rows_of.get(cid, []) if r.provider is not None})
+
     # ----------------------------------------------------------------- cells and statuses
     def changed_here(self, cid: str, run: Run) -> list[str]:
         return [ch.observable for ch in self.changes.get(cid, []) if ch.changed_at(run.release)]
 
-    def cell(self, cid: str, run: Run | str, device: str, mode: str) -> Cell:
+    def cell(self, cid: str, run: Run | str, device: str, mode: str, provider: str | None = None) -> Cell:
+        """One claim in one run, device and mode (and, for an operator claim, one derivative provider)."""
         run = self.run_by_key[run] if isinstance(run, str) else run
         rows = self._rows.get((cid, run.key, device, mode), [])
         why = "no results for this combination"
-        if not rows:
+        if provider is not None:
+            rows = [r for r in rows if r.provider == provider]
+            if not rows:
+                why = f"this run did not run the provider {provider}"
+        if not rows and provider is None:
             info = run.devices.get(device)
             if device != ANY_DEVICE and info is not None and not info.get("present"):
                 why = info.get("detail") or f"{device} absent"
@@ -475,10 +484,11 @@ class Aggregate:
                 why = f"this run did not run the {mode} mode"
         return make_cell(rows, why, self.changed_here(cid, run))
 
-    def run_cell(self, cid: str, run: Run | str, mode: str | None = None) -> Cell:
-        """One claim in one run (in one mode, or in all of them), over every device."""
+    def run_cell(self, cid: str, run: Run | str, mode: str | None = None, provider: str | None = None) -> Cell:
+        """One claim in one run (in one mode, or in all of them; with one provider, or all), over every device."""
         run = self.run_by_key[run] if isinstance(run, str) else run
-        rows = [r for r in self._rows_in(cid, run) if mode is None or r.mode == mode]
+        rows = [r for r in self._rows_in(cid, run)
+                if (mode is None or r.mode == mode) and (provider is None or r.provider == provider)]
         return make_cell(rows, changed=self.changed_here(cid, run))
 
     def _rows_in(self, cid: str, run: Run) -> list[Row]:

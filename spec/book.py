@@ -98,16 +98,18 @@ def _cell(cell: Cell, blank: bool = False) -> dict[str, Any]:
 
 
 def status_table(agg: Aggregate, cid: str) -> dict[str, Any]:
-    """A claim's status per run (rows) and device x mode (columns)."""
+    """A claim's status per run (rows) and device x mode (columns; x derivative provider for an operator claim)."""
     devices, modes = agg.devices_of(cid), agg.modes_of(cid)
-    columns = [(d, m) for d in devices for m in modes]
+    providers = agg.providers_of(cid) or [None]
+    columns = [(d, m, p) for p in providers for d in devices for m in modes]
     lines = []
     for run in agg.runs:
         lines.append({
             "label": f"{run.label} ({run.builds})",
-            "cells": [_cell(agg.cell(cid, run, d, m)) for d, m in columns],
+            "cells": [_cell(agg.cell(cid, run, d, m, p)) for d, m, p in columns],
         })
-    return {"columns": [f"{d} {m}" for d, m in columns], "lines": lines if columns else []}
+    labels = [f"{d} {m}" + (f" · {p}" if p else "") for d, m, p in columns]
+    return {"columns": labels, "lines": lines if columns else []}
 
 
 def _where(places: list[tuple[str, str, str]], agg: Aggregate) -> str:

@@ -58,36 +58,9 @@ def model(agg: Aggregate, title: str) -> dict[str, Any]:
         if c.section != section:
             section = c.section
             rows.append({"section": section or "(not in the registry)"})
-        modes = set(agg.modes_of(c.id))
-        device_axis = agg.devices_of(c.id) != [ANY_DEVICE]
-        cells = []
-        for col in columns:
-            run, mode = col["run"], col["mode"]
-            if mode not in modes:
-                cells.append({"css": "blank", "md": "", "html": "", "title": f"{c.id} has no {mode} tests", "note": None})
-                continue
-            devices = run.present if device_axis else [ANY_DEVICE]
-            parts = [(dev, agg.cell(c.id, run, dev, mode)) for dev in devices]
-            whole = agg.run_cell(c.id, run, mode)
-            info = whole.info
-            label = len(parts) > 1
-            md = " ".join(f"{p.info.mark} {dev}" if label else p.info.mark for dev, p in parts)
-            html = " ".join(f"{p.info.sym} {dev}" if label else p.info.sym for dev, p in parts)
-            why = [f"{dev}: {p.detail}" if label else p.detail for dev, p in parts if p.status not in ("pass",)]
-            changed = whole.changed if whole.status == "pass" else []
-            if changed:
-                md += f" {CHANGED_MARK}"
-                html += f" {CHANGED_MARK}"
-                why.append("behaviour changed here: " + ", ".join(changed))
-            ref = None
-            if why and whole.status != "not run":
-                ref = note("; ".join(why))
-                md += f" [{ref}]"
-            tip = "; ".join(f"{dev}: {p.text}" if label else p.text for dev, p in parts)
-            if why:
-                tip += " — " + "; ".join(why)
-            cells.append({"css": info.css + (" changed" if changed else ""), "md": md, "html": html, "title": tip, "note": ref})
-        rows.append({"claim": c, "cells": cells})
+        # An operator claim has one row per derivative provider; any other claim one row.
+        for provider in agg.providers_of(c.id) or [None]:
+            rows.append({"claim": c, "provider": provider, "cells": _cells(agg, c, columns, provider, note)})
 
     changes = []
     for c in claims:
@@ -120,6 +93,40 @@ def model(agg: Aggregate, title: str) -> dict[str, Any]:
         "statuses": list(STATUSES.values()),
         "changed_mark": CHANGED_MARK,
     }
+
+
+def _cells(agg: Aggregate, c, columns: list[dict[str, Any]], provider: str | None, note) -> list[dict[str, Any]]:
+    """The cells of one matrix row: a claim (with one derivative provider, for an operator claim) in every column."""
+    modes = set(agg.modes_of(c.id))
+    device_axis = agg.devices_of(c.id) != [ANY_DEVICE]
+    cells = []
+    for col in columns:
+        run, mode = col["run"], col["mode"]
+        if mode not in modes:
+            cells.append({"css": "blank", "md": "", "html": "", "title": f"{c.id} has no {mode} tests", "note": None})
+            continue
+        devices = run.present if device_axis else [ANY_DEVICE]
+        parts = [(dev, agg.cell(c.id, run, dev, mode, provider)) for dev in devices]
+        whole = agg.run_cell(c.id, run, mode, provider)
+        info = whole.info
+        label = len(parts) > 1
+        md = " ".join(f"{p.info.mark} {dev}" if label else p.info.mark for dev, p in parts)
+        html = " ".join(f"{p.info.sym} {dev}" if label else p.info.sym for dev, p in parts)
+        why = [f"{dev}: {p.detail}" if label else p.detail for dev, p in parts if p.status not in ("pass",)]
+        changed = whole.changed if whole.status == "pass" else []
+        if changed:
+            md += f" {CHANGED_MARK}"
+            html += f" {CHANGED_MARK}"
+            why.append("behaviour changed here: " + ", ".join(changed))
+        ref = None
+        if why and whole.status != "not run":
+            ref = note("; ".join(why))
+            md += f" [{ref}]"
+        tip = "; ".join(f"{dev}: {p.text}" if label else p.text for dev, p in parts)
+        if why:
+            tip += " — " + "; ".join(why)
+        cells.append({"css": info.css + (" changed" if changed else ""), "md": md, "html": html, "title": tip, "note": ref})
+    return cells
 
 
 def render_markdown(agg: Aggregate, title: str = TITLE) -> str:

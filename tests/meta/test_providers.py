@@ -128,3 +128,37 @@ def test_the_jet_provider_in_the_benchmarks_says_why_not_here():
     if why is None:
         pytest.skip("jet-for-pytorch is installed here")
     assert why.startswith("n/a: provider jet is unavailable") and "Python >= 3.12" in why
+
+
+def _with_provider_rows(outcomes: dict[str, str]) -> dict:
+    """A committed results document plus one OPER-001 row per provider, with the given outcomes."""
+    from spec.results import load
+
+    doc = load(Path(__file__).resolve().parents[2] / "docs" / "matrix" / "results" / "py311-torch215.json")
+    doc["tests"] = [t for t in doc["tests"] if t["claim"] != "OPER-001"]
+    for name, outcome in outcomes.items():
+        doc["tests"].append({
+            "nodeid": f"spec/suite/test_derivative_operators.py::test_grad_values[cpu-float64-{name}]",
+            "claim": "OPER-001", "kind": "rule",
+            "params": {"device": "cpu", "dtype": "float64", "provider": name, "mode": "eager"},
+            "outcome": outcome, "reason": None, "duration": 0.01, "observations": [],
+            "message": "grad: expected ..., observed ..." if outcome == "failed" else None,
+        })
+    return doc
+
+
+def test_the_matrix_and_the_book_have_one_row_per_provider():
+    from spec import book, matrix
+
+    agg = matrix.build([_with_provider_rows({"autograd": "passed", "mine:OPS": "failed"})])
+    assert agg.providers_of("OPER-001") == ["autograd", "mine:OPS"]
+    text = matrix.render_markdown(agg)
+    rows = [line for line in text.splitlines() if line.startswith("| [OPER-001]")]
+    assert len(rows) == 2, rows
+    assert "· autograd |" in rows[0] and "✅" in rows[0]
+    assert "· mine:OPS |" in rows[1] and "✅" not in rows[1]
+    table = book.status_table(agg, "OPER-001")
+    assert [c.endswith("· autograd") or c.endswith("· mine:OPS") for c in table["columns"]] == [True, True]
+    # A claim without a provider axis keeps its single row.
+    assert agg.providers_of("LEAF-001") == []
+    assert sum(line.startswith("| [LEAF-001]") for line in text.splitlines()) == 1
