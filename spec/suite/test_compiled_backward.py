@@ -103,6 +103,7 @@ LATER = {
     "backward with retain_graph=True or create_graph=True raises 'This backward function was compiled with non-empty "
     "donated buffers which requires create_graph=False and retain_graph=False' (eager returns the gradient).",
     section="Compiled backward",
+    apis=("torch.compile", "torch._functorch.config.donated_buffer", "Tensor.backward:retain_graph", "Tensor.backward:create_graph", "torch.autograd.grad:retain_graph",),
 )
 @modes("eager", "aot_eager")
 @pytest.mark.parametrize("later", list(LATER))
@@ -124,6 +125,7 @@ def test_donated_buffers_refuse_retain_graph(mode, later, device, dtype, check):
     "torch._functorch.config.donated_buffer is True by default since torch 2.6 (False in 2.5, absent before); with it "
     "set to False a compiled function's later backward(retain_graph=True) works and gives eager's gradient.",
     section="Compiled backward",
+    apis=("torch.compile", "torch._functorch.config.donated_buffer", "Tensor.backward:retain_graph", "Tensor.backward:create_graph", "torch.autograd.grad:retain_graph",),
 )
 @modes("eager", "aot_eager")
 @dtypes("float64")
@@ -151,6 +153,7 @@ def test_donated_buffer_off(mode, device, dtype, check):
     "backward keeps the graph (retain_graph=True) its backward is compiled without donated buffers, and later calls "
     "may backward plainly or with retain_graph=True, each giving eager's gradient.",
     section="Compiled backward",
+    apis=("torch.compile", "torch._functorch.config.donated_buffer", "Tensor.backward:retain_graph", "Tensor.backward:create_graph", "torch.autograd.grad:retain_graph",),
 )
 @modes("eager", "aot_eager")
 @dtypes("float64")
@@ -159,7 +162,7 @@ def test_first_backward_decides(mode, device, dtype, check):
     for step, kind in enumerate(["backward(retain_graph=True)", "backward()", "backward(retain_graph=True)"]):
         x = point(device, dtype)
         keep = kind != "backward()"
-        check.works(f"call {step + 1}: {kind}", lambda: f(x).sum().backward(retain_graph=keep))
+        check.works(f"call {step + 1}: {kind}", lambda x=x, keep=keep: f(x).sum().backward(retain_graph=keep))
         check.close(f"call {step + 1}: x.grad", x.grad, chain_grad(x.detach()), dtype=dtype, device=device)
 
 
@@ -270,6 +273,7 @@ def compiled_autograd(mode):
     "Compiled autograd (torch._dynamo.config.compiled_autograd = True, since torch 2.6) traces the backward of a "
     "compiled training step and gives eager's parameter gradients for mean(net(x)**2).",
     section="Compiled backward",
+    apis=("torch.compile", "torch._dynamo.config.compiled_autograd", "Tensor.backward", "zero_grad",),
 )
 @modes("eager", "aot_eager")
 @dtypes("float64")
@@ -302,6 +306,7 @@ def test_compiled_autograd_gradients(mode, device, dtype, check):
     "Compiled autograd (since torch 2.6) runs tensor hooks: a hook returning 10*g on y = x*x in a compiled "
     "training step makes x.grad 10*2x = [20, 40] at x = [1, 2], as in eager.",
     section="Compiled backward",
+    apis=("torch.compile", "torch._dynamo.config.compiled_autograd", "Tensor.register_hook", "Tensor.backward",),
 )
 @modes("eager", "aot_eager")
 @dtypes("float64")

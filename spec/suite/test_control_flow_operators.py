@@ -89,6 +89,7 @@ def cond_or_absent(check):
     "[cos 1, cos 2] where sum(x) > 0 (sin branch) and 2x = [-2, -4] elsewhere (x*x branch), by backward() and by "
     "autograd.grad.",
     section="Control flow operators",
+    apis=("torch.cond", "Tensor.backward", "torch.autograd.grad",),
 )
 @pytest.mark.parametrize("branch", list(BRANCHES))
 @pytest.mark.parametrize("via", ["backward", "autograd.grad"])
@@ -115,6 +116,7 @@ def test_cond_gradient(branch, via, device, dtype, check):
     "Under torch.compile (fullgraph=True) torch.cond gives the eager gradients of both branches: cos(x) where "
     "sum(x) > 0 and 2x elsewhere.",
     section="Control flow operators",
+    apis=("torch.cond", "torch.compile", "Tensor.backward",),
 )
 @modes("eager", "aot_eager")
 @pytest.mark.parametrize("branch", list(BRANCHES))
@@ -139,6 +141,7 @@ def test_compiled_cond_gradient(mode, branch, device, dtype, check):
     "second derivative through torch.cond raises 'element 0 of tensors does not require grad' (eager code without "
     "cond gives -sin(x)).",
     section="Control flow operators",
+    apis=("torch.cond", "torch.autograd.grad:create_graph",),
 )
 @dtypes("float64")
 def test_cond_has_no_second_derivative(device, dtype, check):
@@ -161,6 +164,7 @@ def test_cond_has_no_second_derivative(device, dtype, check):
     "torch.func transforms cannot go through an eagerly run torch.cond: torch.func.grad raises an AssertionError "
     "and torch.func.jvp an UncapturedHigherOrderOpError, where autograd.grad through the same cond works.",
     section="Control flow operators",
+    apis=("torch.cond", "torch.func.grad", "torch.func.jvp",),
 )
 @pytest.mark.parametrize("transform", ["grad", "jvp"])
 @dtypes("float64")
@@ -198,6 +202,7 @@ def scan_or_absent(check):
     "when neither init nor xs requires grad: for carry + w*x over xs = [1, 2, 3], d carry/dw is 3 where the truth "
     "is 6.",
     section="Control flow operators",
+    apis=("torch._higher_order_ops.scan.scan", "torch.autograd.grad",),
     kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/184528",
 )
@@ -219,6 +224,7 @@ def test_scan_closed_over_parameter(device, dtype, check):
     "the last step: for ys_k = w*x_k over xs = [1, 2, 3], d sum(ys)/dw is 3 where the truth is 6; with init "
     "requiring grad too, both are right (6 and 1).",
     section="Control flow operators",
+    apis=("torch._higher_order_ops.scan.scan", "torch.autograd.grad",),
     kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/184528",
 )

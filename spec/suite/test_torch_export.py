@@ -73,6 +73,7 @@ class Quadratic(torch.nn.Module):
     "F = -dE/dx of E = sum(w * x**3), w = [2, 3], the exported program returns eager's forces exactly, [-6, -36] at "
     "x = [1, 2] and [-54, -9] at x = [3, -1], with create_graph False or True.",
     section="torch.export",
+    apis=("torch.export.export", "torch.autograd.grad", "torch.autograd.grad:create_graph",),
 )
 @pytest.mark.parametrize("create_graph", [False, True], ids=["create_graph=False", "create_graph=True"])
 @dtypes("float64")
@@ -95,6 +96,7 @@ def test_export_of_autograd_grad_in_forward(create_graph, device, dtype, check):
     "is -6*w*x = [-12, -36] at x = [1, 2] (exported with an example x that requires grad), where eager's F (create_graph=False) has no graph and raises 'does not "
     "require grad'.",
     section="torch.export",
+    apis=("torch.export.export", "torch.autograd.grad", "requires_grad",),
 )
 @dtypes("float64")
 def test_exported_forces_are_differentiable(device, dtype, check):
@@ -117,6 +119,7 @@ def test_exported_forces_are_differentiable(device, dtype, check):
     "F = -dE/dx, E = sum(w * x**3) exported with create_graph=True, dL/dw = 18*w*x**4 = [36, 864] at w = [2, 3], "
     "x = [1, 2], by backward() and by autograd.grad.",
     section="torch.export",
+    apis=("torch.export.export", "torch.autograd.grad:create_graph", "Tensor.backward", "Tensor.grad",),
 )
 @pytest.mark.parametrize("via", ["backward", "autograd.grad"])
 @dtypes("float64")
@@ -145,6 +148,7 @@ def test_training_through_exported_forces(via, device, dtype, check):
     "at x = [1, 2], y = 14 has a grad_fn, x.grad is [4, 12] and the parameter's .grad is [1, 4], by backward() "
     "and by autograd.grad, whether the example input required grad or not.",
     section="torch.export",
+    apis=("torch.export.export", "Tensor.backward", "torch.autograd.grad", "Tensor.grad",),
 )
 @pytest.mark.parametrize("via", ["backward", "autograd.grad"])
 @pytest.mark.parametrize("example_requires_grad", [False, True], ids=["example-constant", "example-requires-grad"])
@@ -175,6 +179,7 @@ def test_exported_module_backward(via, example_requires_grad, device, dtype, che
     "torch.inference_mode() still returns, outside it, a y = sum(w * x * x) that requires grad, with dy/dw = [1, 4] "
     "at x = [1, 2]; run under torch.no_grad() the exported module's output does not require grad.",
     section="torch.export",
+    apis=("torch.export.export", "torch.no_grad", "torch.inference_mode", "torch.autograd.grad",),
 )
 @pytest.mark.parametrize("context", ["no_grad", "inference_mode"])
 @dtypes("float64")

@@ -3,7 +3,7 @@
 import functools
 
 from tests.meta.mutants.common import map_tensors
-from tests.meta.mutation import wrap_function, mutant
+from tests.meta.mutation import mutant, wrap_function
 
 
 def wrap_exported_module(torch, transform):
