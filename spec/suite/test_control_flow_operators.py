@@ -1,0 +1,301 @@
+"""Chapter 4, "Control flow operators": torch.cond, scan and while_loop under autograd, and jvp through vmap.
+
+``torch.cond`` and the higher-order operators ``scan`` and ``while_loop`` (``torch._higher_order_ops``) run their
+bodies through Dynamo even in eager mode; their backward is a separate autograd implementation per operator, added
+release by release.  torch 2.0 has none of them (the claims are n/a there).
+"""
+
+import pytest
+import torch
+
+import spec.modes
+from spec import by_version, claim, dtypes
+from spec.check import Outcome, tolerating
+from spec.claims import modes
+from spec.suite.support import LAZY_IMPORT
+
+#: torch.cond: absent in torch 2.0; differentiable since pytorch#126911 (torch 2.5; before: "Autograd not
+#: implemented for cond").
+COND_BACKWARD = by_version(
+    "CFLOW-001/torch.cond backward",
+    {
+        "<2.1": {"outcome": "raised", "matches": r"has no attribute 'cond'"},
+        ">=2.1,<2.5": {"outcome": "raised", "matches": r"Autograd not implemented for cond"},
+        ">=2.5": {"outcome": "returned"},
+    },
+    ref="https://github.com/pytorch/pytorch/pull/126911",
+    note="confirmed by observation: absent on 2.0.1, differentiable on 2.8.0, 2.13.0 and 2.15.0; the 2.1-2.4 error "
+    "is read from the PR's test, unconfirmed by observation",
+)
+#: torch.func transforms through torch.cond fail when the cond is run eagerly.
+FUNC_THROUGH_COND = by_version(
+    "CFLOW-004/torch.func.grad through torch.cond",
+    {"<2.9": r"^AssertionError", ">=2.9": r"^AssertionError: Expected FakeTensor"},
+    ref="https://github.com/pytorch/pytorch/pull/165908",
+    note="confirmed by observation: a bare AssertionError on 2.8.0, 'Expected FakeTensor, got Tensor' on 2.13.0 and "
+    "2.15.0 (the release of the rewording is unconfirmed)",
+)
+#: while_loop: before its autograd the result had no graph to the closed-over x (an error); since then the gradient to
+#: a closed-over tensor counts only the last step (the while_loop analogue of pytorch#184528).
+WHILE_LOOP_WRONG = by_version(
+    "CFLOW-007/while_loop's gradient to a closed-over tensor counts only the last step",
+    {"<2.9": False, ">=2.9": True},
+    ref="https://github.com/pytorch/pytorch/issues/184528",
+    note="confirmed by observation: 'appears to not have been used in the graph' on 2.8.0, the wrong 2.25 on 2.13.0 "
+    "and 2.15.0; no upstream issue for while_loop was found (the reference is scan's), the first wrong release is "
+    "unconfirmed",
+)
+#: The scan hazard: the gradient to a tensor the body closes over counts only the last step when neither init nor
+#: xs requires grad (pytorch#184528).
+SCAN_CLOSURE_WRONG = by_version(
+    "CFLOW-005/scan's gradient to a closed-over parameter counts only the last step",
+    {"<2.13": True, ">=2.13": False},
+    ref="https://github.com/pytorch/pytorch/issues/184528",
+    note="confirmed by observation: wrong on 2.8.0, right on 2.13.0 and 2.15.0; the issue reports 2.11 and 2.12; the "
+    "first affected release and the fixing PR are unconfirmed",
+)
+HAS_SCAN = by_version(
+    "CFLOW-005/torch._higher_order_ops.scan exists",
+    {"<2.6": False, ">=2.6": True},
+    ref="https://github.com/pytorch/pytorch/pull/134102",
+    note="confirmed by observation: absent on 2.0.1, present on 2.8.0, 2.13.0 and 2.15.0",
+)
+
+#: Tracing a higher-order operator may warn that torch.jit.script_method is deprecated (2.10 and later).
+JIT_SCRIPT_METHOD = "torch.jit.script_method. is deprecated"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_lazy_import():
+    """cond and scan import torch._dynamo, which may warn about torch.jit.script (no claim here is about it)."""
+    with tolerating(Warning, LAZY_IMPORT), tolerating(Warning, JIT_SCRIPT_METHOD):
+        yield
+
+
+def branchy(x):
+    """sin(x) where sum(x) > 0, x*x elsewhere."""
+    return torch.cond(x.sum() > 0, lambda x: x.sin(), lambda x: x * x, (x,))
+
+
+BRANCHES = {"true": ([1.0, 2.0], lambda x: x.cos()), "false": ([-1.0, -2.0], lambda x: 2 * x)}
+
+
+def cond_or_absent(check):
+    if not hasattr(torch, "cond"):
+        check.call("torch.cond", lambda: torch.cond, COND_BACKWARD)
+        check.absent("torch.cond", lambda: torch.cond, AttributeError, "cond", reason="torch.cond arrived in torch 2.1")
+
+
+@claim(
+    "CFLOW-001",
+    "torch.cond is differentiable in eager mode since torch 2.5: the gradient is the taken branch's, cos(x) = "
+    "[cos 1, cos 2] where sum(x) > 0 (sin branch) and 2x = [-2, -4] elsewhere (x*x branch), by backward() and by "
+    "autograd.grad.",
+    section="Control flow operators",
+    apis=("torch.cond", "Tensor.backward", "torch.autograd.grad",),
+)
+@pytest.mark.parametrize("branch", list(BRANCHES))
+@pytest.mark.parametrize("via", ["backward", "autograd.grad"])
+@dtypes("float64")
+def test_cond_gradient(branch, via, device, dtype, check):
+    cond_or_absent(check)
+    values, derivative = BRANCHES[branch]
+    x = torch.tensor(values, device=device, dtype=dtype, requires_grad=True)
+
+    def grad():
+        y = branchy(x).sum()
+        if via == "backward":
+            y.backward()
+            return x.grad
+        return torch.autograd.grad(y, x)[0]
+
+    g = check.call("the gradient through torch.cond", grad, COND_BACKWARD)
+    if g is not None:
+        check.close("the gradient", g, derivative(x.detach()), dtype=dtype, device=device)
+
+
+@claim(
+    "CFLOW-002",
+    "Under torch.compile (fullgraph=True) torch.cond gives the eager gradients of both branches: cos(x) where "
+    "sum(x) > 0 and 2x elsewhere.",
+    section="Control flow operators",
+    apis=("torch.cond", "torch.compile", "Tensor.backward",),
+)
+@modes("eager", "aot_eager")
+@pytest.mark.parametrize("branch", list(BRANCHES))
+@dtypes("float64")
+def test_compiled_cond_gradient(mode, branch, device, dtype, check):
+    cond_or_absent(check)
+    if not Outcome.of(COND_BACKWARD.current()).returns:
+        check.call("the gradient through torch.cond", lambda: branchy(torch.ones(2, requires_grad=True)).sum()
+                   .backward(), COND_BACKWARD)
+        return
+    values, derivative = BRANCHES[branch]
+    f = spec.modes.compiled(branchy, mode, **({} if mode == "eager" else {"fullgraph": True}))
+    x = torch.tensor(values, device=device, dtype=dtype, requires_grad=True)
+    y = check.works("y = f(x)", lambda: f(x))
+    y.sum().backward()
+    check.close("x.grad", x.grad, derivative(x.detach()), dtype=dtype, device=device)
+
+
+@claim(
+    "CFLOW-003",
+    "torch.cond's backward is not differentiable: the gradient taken with create_graph=True has no graph, so a "
+    "second derivative through torch.cond raises 'element 0 of tensors does not require grad' (eager code without "
+    "cond gives -sin(x)).",
+    section="Control flow operators",
+    apis=("torch.cond", "torch.autograd.grad:create_graph",),
+)
+@dtypes("float64")
+def test_cond_has_no_second_derivative(device, dtype, check):
+    cond_or_absent(check)
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=True)
+    (plain,) = torch.autograd.grad(x.sin().sum(), x, create_graph=True)
+    check.close("d2/dx2 sum(sin x) without cond", torch.autograd.grad(plain.sum(), x)[0], -x.detach().sin(),
+                dtype=dtype, device=device)
+    g = check.call("d/dx through torch.cond (create_graph=True)",
+                   lambda: torch.autograd.grad(branchy(x).sum(), x, create_graph=True)[0], COND_BACKWARD)
+    if g is None:
+        return
+    check.flags("the gradient through cond", g, requires_grad=False, grad_fn=None)
+    with check.raises("the second derivative", RuntimeError, r"element 0 of tensors does not require grad"):
+        torch.autograd.grad(g.sum(), x)
+
+
+@claim(
+    "CFLOW-004",
+    "torch.func transforms cannot go through an eagerly run torch.cond: torch.func.grad raises an AssertionError "
+    "and torch.func.jvp an UncapturedHigherOrderOpError, where autograd.grad through the same cond works.",
+    section="Control flow operators",
+    apis=("torch.cond", "torch.func.grad", "torch.func.jvp",),
+)
+@pytest.mark.parametrize("transform", ["grad", "jvp"])
+@dtypes("float64")
+def test_func_through_cond(transform, device, dtype, check):
+    cond_or_absent(check)
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype)
+    if transform == "grad":
+        expected = Outcome.raised(FUNC_THROUGH_COND)
+        fn = lambda: torch.func.grad(lambda z: branchy(z).sum())(x)  # noqa: E731
+    else:
+        expected = Outcome.raised(r"^UncapturedHigherOrderOpError: ")
+        fn = lambda: torch.func.jvp(branchy, (x,), (torch.ones_like(x),))  # noqa: E731
+    check.call(f"torch.func.{transform} through torch.cond", fn, expected)
+
+
+def additive_scan(w, xs, init):
+    """carry_{k+1} = carry_k + w * x_k, ys_k = w * x_k: the final carry is init + w * sum(xs)."""
+    from torch._higher_order_ops.scan import scan
+
+    return scan(lambda c, x: (c + x * w, (x * w).clone()), init, xs)
+
+
+def scan_or_absent(check):
+    if not HAS_SCAN.current():
+        def load():
+            from torch._higher_order_ops.scan import scan  # noqa: F401
+
+        check.absent("from torch._higher_order_ops.scan import scan", load, ImportError, r"_higher_order_ops|scan",
+                     reason="scan arrived in torch 2.6")
+
+
+@claim(
+    "CFLOW-005",
+    "Hazard: on torch 2.8 to 2.12, scan's gradient to a parameter w the body closes over counts only the last step "
+    "when neither init nor xs requires grad: for carry + w*x over xs = [1, 2, 3], d carry/dw is 3 where the truth "
+    "is 6.",
+    section="Control flow operators",
+    apis=("torch._higher_order_ops.scan.scan", "torch.autograd.grad",),
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/184528",
+)
+@dtypes("float64")
+def test_scan_closed_over_parameter(device, dtype, check):
+    scan_or_absent(check)
+    w = torch.tensor(0.5, device=device, dtype=dtype, requires_grad=True)
+    xs = torch.tensor([1.0, 2.0, 3.0], device=device, dtype=dtype)
+    init = torch.tensor(0.0, device=device, dtype=dtype)
+    carry, _ = check.works("scan(body, init, xs)", lambda: additive_scan(w, xs, init))
+    check.tensor("the final carry", carry, 3.0, dtype=dtype, device=device)
+    check.hazard("d carry/dw", lambda: torch.autograd.grad(carry, w)[0], wrong=torch.tensor(3.0, dtype=dtype),
+                 truth=torch.tensor(6.0, dtype=dtype), present=SCAN_CLOSURE_WRONG, exact=True)
+
+
+@claim(
+    "CFLOW-006",
+    "Hazard: on torch 2.8 to 2.12, scan's gradient to a closed-over parameter through the stacked outputs counts only "
+    "the last step: for ys_k = w*x_k over xs = [1, 2, 3], d sum(ys)/dw is 3 where the truth is 6; with init "
+    "requiring grad too, both are right (6 and 1).",
+    section="Control flow operators",
+    apis=("torch._higher_order_ops.scan.scan", "torch.autograd.grad",),
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/184528",
+)
+@dtypes("float64")
+def test_scan_closed_over_parameter_outputs(device, dtype, check):
+    scan_or_absent(check)
+    w = torch.tensor(0.5, device=device, dtype=dtype, requires_grad=True)
+    xs = torch.tensor([1.0, 2.0, 3.0], device=device, dtype=dtype)
+    init = torch.tensor(0.0, device=device, dtype=dtype, requires_grad=True)
+    carry, ys = check.works("scan with init requiring grad", lambda: additive_scan(w, xs, init))
+    gw, ginit = torch.autograd.grad(carry, (w, init))
+    check.tensor("d carry/dw (init requires grad)", gw, 6.0, dtype=dtype, device=device)
+    check.tensor("d carry/d init", ginit, 1.0, dtype=dtype, device=device)
+    _, ys = additive_scan(w, xs, init.detach())
+    check.hazard("d sum(ys)/dw", lambda: torch.autograd.grad(ys.sum(), w)[0], wrong=torch.tensor(3.0, dtype=dtype),
+                 truth=torch.tensor(6.0, dtype=dtype), present=SCAN_CLOSURE_WRONG, exact=True)
+
+
+@claim(
+    "CFLOW-007",
+    "Hazard: since torch 2.9, while_loop's gradient to a tensor x the body closes over counts only the last step: for "
+    "y = x**3 computed by three steps of y*x from 1, dy/dx at x = 1.5 is 2.25 (x**2) where the truth is 3x**2 = 6.75 "
+    "(torch 2.8 raises 'appears to not have been used in the graph').",
+    section="Control flow operators",
+    kind="hazard",
+    ref="https://github.com/pytorch/pytorch/issues/184528",
+)
+@dtypes("float64")
+def test_while_loop_closed_over_gradient(device, dtype, check):
+    if not HAS_SCAN.current():
+        def load():
+            from torch._higher_order_ops.while_loop import while_loop  # noqa: F401
+
+        check.absent("from torch._higher_order_ops.while_loop import while_loop", load, ImportError, r"_higher_order_ops|while_loop",
+                     reason="while_loop is absent")
+    from torch._higher_order_ops.while_loop import while_loop
+
+    x = torch.tensor(1.5, device=device, dtype=dtype, requires_grad=True)
+    one = torch.tensor(1.0, device=device, dtype=dtype)
+
+    def power():
+        _, y = while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x), (torch.tensor(0, device=device), one))
+        return y
+
+    y = check.works("while_loop", power)
+    check.tensor("y", y, 3.375, dtype=dtype, device=device)
+    check.hazard("dy/dx", lambda: torch.autograd.grad(power(), x)[0], wrong=torch.tensor(2.25, dtype=dtype),
+                 truth=torch.tensor(6.75, dtype=dtype), present=WHILE_LOOP_WRONG,
+                 fixed_by_error=r"appears to not have been used in the graph", exact=True)
+
+
+@claim(
+    "CFLOW-008",
+    "torch.func.jvp through torch.func.vmap equals vmap of jvp and the analytic derivative: for f(x) = tanh(W x) "
+    "over a batch of two points with tangents e1, e2, jvp(vmap(f)) gives (1 - tanh(W x)**2) * (W t) per point.",
+    section="Control flow operators",
+)
+@dtypes("float64")
+def test_jvp_through_vmap(device, dtype, check):
+    W = torch.tensor([[1.0, 2.0], [3.0, 4.0]], device=device, dtype=dtype)
+    xs = torch.tensor([[0.5, 1.0], [2.0, -1.0]], device=device, dtype=dtype) / 4
+    ts = torch.eye(2, device=device, dtype=dtype)
+
+    def f(x):
+        return torch.tanh(W @ x)
+
+    truth = (1 - torch.tanh(xs @ W.T) ** 2) * (ts @ W.T)
+    _, outer = check.works("jvp(vmap(f))", lambda: torch.func.jvp(torch.func.vmap(f), (xs,), (ts,)))
+    check.close("jvp(vmap(f))", outer, truth, dtype=dtype, device=device)
+    inner = torch.func.vmap(lambda x, t: torch.func.jvp(f, (x,), (t,))[1])(xs, ts)
+    check.close("vmap(jvp(f))", inner, truth, dtype=dtype, device=device)
