@@ -185,7 +185,7 @@ def test_custom_fwd_cast_inputs(device, dtype, check):
     w = torch.tensor([[1.0, 2.0], [3.0, 4.0]], device=device, dtype=dtype, requires_grad=True)
     x = torch.tensor([[1.0, -1.0]], device=device, dtype=torch.bfloat16)
     with torch.autocast(_kind(device), dtype=torch.bfloat16):
-        y = fn.apply(x, w)
+        y = check.works("Scale.apply(x, w) under autocast", lambda: fn.apply(x, w))
     y.sum().backward()
     check.equal("dtypes seen", {k: str(v) for k, v in fn.seen.items()},
                 {"forward x": "torch.float32", "forward mm": "torch.float32", "backward mm": "torch.float32"})
