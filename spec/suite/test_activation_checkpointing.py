@@ -101,6 +101,7 @@ def _derivatives(u, z, way):
     "u_x and u_xx (create_graph=True) of a PINN network whose hidden layers run in a non-reentrant checkpoint equal "
     "the same derivatives without checkpointing (to the dtype's tolerance), through backward() and autograd.grad.",
     section="Activation checkpointing",
+    apis=('Tensor.detach', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 @pytest.mark.parametrize("way", ["autograd.grad", "backward"])
 def test_pinn_derivatives_through_a_checkpoint(device, dtype, way, check):
@@ -118,6 +119,7 @@ def test_pinn_derivatives_through_a_checkpoint(device, dtype, way, check):
     "The reentrant variant refuses torch.autograd.grad and backward(inputs=...) with a RuntimeError ('incompatible "
     "with .grad()'; 'not compatible' before 2.4), while plain backward() through it gives the eager gradient.",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.backward:inputs', 'Tensor.grad', 'Tensor.grad=None', 'torch.autograd.grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 def test_reentrant_refuses_autograd_grad(device, dtype, check):
     ps, z = _network(device, dtype)
@@ -137,6 +139,7 @@ def test_reentrant_refuses_autograd_grad(device, dtype, check):
     "Through a reentrant checkpoint, backward(create_graph=True) gives the right u_x but without a graph (no "
     "grad_fn), so u_xx cannot be taken: the second backward raises 'element 0 of tensors does not require grad'.",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.backward:create_graph', 'Tensor.grad', 'Tensor.grad_fn', 'torch.autograd.grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 def test_reentrant_has_no_double_backward(device, dtype, check):
     ps, z = _network(device, dtype)
@@ -157,6 +160,7 @@ def test_reentrant_has_no_double_backward(device, dtype, check):
     "requires_grad=True', returns an output without grad, and its parameters get no gradient; the non-reentrant "
     "variant gives the parameters their eager gradients.",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.grad', 'requires_grad', 'torch.autograd.grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_input_without_requires_grad(device, dtype, variant, check):
@@ -215,6 +219,7 @@ def _traced(calls):
     "A checkpointed function runs twice per forward-backward: once in the forward and again in the backward, "
     "where the reentrant variant always reruns it in full; the gradient is the eager one (cos(x) * 2).",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.detach', 'Tensor.grad', 'requires_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_recomputation(device, dtype, variant, check):
@@ -234,6 +239,7 @@ def test_recomputation(device, dtype, variant, check):
     "The non-reentrant variant stops recomputing as soon as every saved tensor is back (early stop, the default "
     "since 2.1; 2.0 reruns in full), and set_checkpoint_early_stop(False) makes it rerun the whole function.",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'requires_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant', 'torch.utils.checkpoint.set_checkpoint_early_stop'),
 )
 def test_non_reentrant_early_stop(device, dtype, check):
     calls = []
@@ -258,6 +264,7 @@ def test_non_reentrant_early_stop(device, dtype, check):
     "is), in both variants; with preserve_rng_state=False the recomputation draws a new mask and the gradient's "
     "zeros differ from the output's.",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.detach', 'Tensor.grad', 'requires_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:preserve_rng_state', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("preserve", [True, False])
@@ -298,6 +305,7 @@ def test_checkpoint_sequential(device, dtype, variant, check):
     "CheckpointError 'Recomputed values ... have different metadata'; determinism_check='none' turns the check off "
     "(the mismatch surfaces as another error).",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'requires_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:determinism_check', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 def test_determinism_check(device, dtype, check):
     check.equal("checkpoint accepts determinism_check", "determinism_check" in
@@ -329,6 +337,7 @@ def test_determinism_check(device, dtype, check):
     "A hook on a parameter used inside and outside a checkpoint fires twice per backward under the reentrant "
     "variant (its inner backward is separate) and once under the non-reentrant one; the .grad is the same.",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.grad', 'Tensor.register_hook', 'requires_grad', 'torch.autograd.grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_parameter_hook_calls(device, dtype, variant, check):
@@ -348,6 +357,7 @@ def test_parameter_hook_calls(device, dtype, variant, check):
     "A checkpointed function may itself call torch.autograd.grad(create_graph=True) (a PINN residual inside the "
     "region): d/dx of 3x^2 gives 6x through either variant, except the non-reentrant one of torch 2.0, which raises.",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.grad', 'requires_grad', 'torch.autograd.grad', 'torch.autograd.grad:create_graph', 'torch.enable_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
 )
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_autograd_grad_inside(device, dtype, variant, check):
@@ -377,6 +387,7 @@ def test_autograd_grad_inside(device, dtype, variant, check):
     "(truth: x.grad equals out/x, e.g. 0.327 at x = -1; observed: unfilled memory, since early stop ends the "
     "recomputation before rrelu fills the noise it saved), in torch 2.1+; 2.0 and the reentrant variant are right.",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.detach', 'Tensor.grad', 'requires_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
     kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/193671",
 )
@@ -399,6 +410,7 @@ def test_rrelu_noise_under_early_stop(device, dtype, variant, check):
     "variants: for bn(2x) at x = [[1, 2], [3, 6]] with momentum 0.5, running_mean is [3, 6] and num_batches_tracked "
     "2 where the model without checkpointing has [2, 4] and 1 (gradients agree).",
     section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.grad', 'requires_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
     kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/96136",
 )
@@ -411,3 +423,41 @@ def test_batchnorm_statistics_twice(device, dtype, variant, check):
     check.hazard("running_mean", bn.running_mean, wrong=[3.0, 6.0], truth=[2.0, 4.0], exact=True)
     check.hazard("num_batches_tracked", int(bn.num_batches_tracked), wrong=2, truth=1)
     check.not_none("x.grad", x.grad)
+
+
+@claim(
+    "CKPT-015",
+    "A tensor passed inside a dict is not an input to the reentrant variant (its output does not require grad and "
+    "backward raises 'does not require grad'), while the non-reentrant variant differentiates through it: "
+    "d/dx sum(2 sin x) = 2 cos x.",
+    section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.detach', 'Tensor.grad', 'requires_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
+)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_tensor_in_a_nested_structure(device, dtype, variant, check):
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=True)
+    with spec.check.tolerating(UserWarning, "None of the inputs have requires_grad=True"):
+        out = _ckpt(lambda d: d["x"].sin() * 2, {"x": x}, variant=variant)
+    check.equal("out.requires_grad", out.requires_grad, variant != "reentrant")
+    if variant == "reentrant":
+        with check.raises("out.sum().backward()", RuntimeError, NO_GRAD_FN):
+            out.sum().backward()
+        return
+    check.works("out.sum().backward()", lambda: out.sum().backward())
+    check.close("x.grad", x.grad, 2 * torch.cos(x.detach()), dtype=dtype)
+
+
+@claim(
+    "CKPT-016",
+    "The reentrant variant makes every tensor output require grad, one computed from x.detach() included, where the "
+    "non-reentrant variant keeps it a constant (requires_grad False); the gradient through the other output agrees.",
+    section="Activation checkpointing",
+    apis=('Tensor.backward', 'Tensor.detach', 'Tensor.grad', 'requires_grad', 'torch.utils.checkpoint.checkpoint', 'torch.utils.checkpoint.checkpoint:use_reentrant'),
+)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_detached_output(device, dtype, variant, check):
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=True)
+    a, b = _ckpt(lambda x: (x.sin(), x.detach() * 2), x, variant=variant)
+    check.equal("the detached output's requires_grad", b.requires_grad, variant == "reentrant")
+    check.works("(a * b).sum().backward()", lambda: (a * b).sum().backward())
+    check.close("x.grad", x.grad, torch.cos(x.detach()) * x.detach() * 2, dtype=dtype)

@@ -153,3 +153,29 @@ def _(torch):
 
     wrap_function(torch.nn.functional, "batch_norm", make)
     _wrap_checkpoint(torch, lambda orig, f, args, kw: orig(_counting(f, on_call), *args, **kw))
+
+
+@mutant("checkpoint-unpacks-dict-arguments", kills=["CKPT-015"])
+def _(torch):
+    """checkpoint passes the tensors inside a dict argument as inputs of the reentrant variant too."""
+
+    def change(orig, function, args, kwargs):
+        if args and isinstance(args[0], dict) and kwargs.get("use_reentrant"):
+            keys = list(args[0])
+            return orig(lambda *vals: function(dict(zip(keys, vals))), *args[0].values(), **kwargs)
+        return orig(function, *args, **kwargs)
+
+    _wrap_checkpoint(torch, change)
+
+
+@mutant("checkpoint-reentrant-outputs-keep-flags", kills=["CKPT-016"])
+def _(torch):
+    """The reentrant variant returns its later tuple outputs as constants, as if they kept the eager flags."""
+
+    def change(orig, function, args, kwargs):
+        out = orig(function, *args, **kwargs)
+        if kwargs.get("use_reentrant") and isinstance(out, tuple):
+            return (out[0], *(o.detach() for o in out[1:]))
+        return out
+
+    _wrap_checkpoint(torch, change)
