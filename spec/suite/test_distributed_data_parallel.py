@@ -128,7 +128,7 @@ def test_autograd_grad_is_not_all_reduced(check):
     "Inside ddp.no_sync() backward() accumulates each rank's own gradient without all-reducing; the next backward() "
     "outside it all-reduces the accumulated sum: .grad = mean over ranks of (own gradient 1 + own gradient 2).",
     section="Distributed data parallel",
-    apis=("torch.nn.parallel.DistributedDataParallel",),
+    apis=("torch.nn.parallel.DistributedDataParallel", "DistributedDataParallel.no_sync"),
 )
 @distributed.prefetch(JOB)
 def test_no_sync_accumulates_then_all_reduces(check):
@@ -381,7 +381,7 @@ CHECKPOINT_TWICE_READY = r"^RuntimeError: Expected to mark a variable ready only
     "every rank its own gradient (nothing averaged); a second register_comm_hook raises RuntimeError "
     "'register_comm_hook or register_builtin_comm_hook can only be called once'.",
     section="Distributed data parallel",
-    apis=("torch.nn.parallel.DistributedDataParallel",),
+    apis=("torch.nn.parallel.DistributedDataParallel", "DistributedDataParallel.register_comm_hook"),
 )
 @distributed.prefetch(JOB)
 def test_comm_hook_replaces_the_all_reduce(check):
@@ -397,7 +397,7 @@ def test_comm_hook_replaces_the_all_reduce(check):
     "no_sync() must hold the forward too: a forward outside it and a backward inside it all-reduce as usual (every "
     "rank gets the mean of the ranks' gradients), since DDP decides at forward whether the next backward syncs.",
     section="Distributed data parallel",
-    apis=("torch.nn.parallel.DistributedDataParallel",),
+    apis=("torch.nn.parallel.DistributedDataParallel", "DistributedDataParallel.no_sync"),
 )
 @distributed.prefetch(JOB)
 def test_no_sync_must_hold_the_forward(check):

@@ -285,6 +285,7 @@ def put_graph(device, dtype):
     "deterministic implementation', while the CPU backward of the operations documented as nondeterministic on "
     "CUDA (index_select, gather, index_add, scatter_add, bilinear interpolation) runs and gives the usual gradients.",
     section="Saved tensors, autograd.functional and threads",
+    apis=("Tensor.backward", "torch.autograd.grad", "torch.use_deterministic_algorithms"),
 )
 def test_deterministic_mode_reaches_the_backward(dtype, check):
     x, src, y = put_graph("cpu", dtype)
