@@ -14,6 +14,7 @@ import math
 import warnings
 
 import torch
+import torch.utils.checkpoint
 
 from spec.suite import pinn
 
@@ -236,6 +237,13 @@ def bucket_view(rank, world):
         square_mean(m(z)).backward()
         storages = {p.grad.untyped_storage().data_ptr() for p in m.parameters()}
         out[str(as_view)] = {"grads": grads(m), "storages": len(storages)}
+        try:  # what Optimizer.zero_grad once did to every .grad
+            next(m.parameters()).grad.detach_()
+            out[str(as_view)]["detach_"] = "returned"
+        except Exception as exc:  # noqa: BLE001
+            out[str(as_view)]["detach_"] = error_text(exc)
+        torch.optim.SGD(m.parameters(), lr=0.1).zero_grad(set_to_none=False)
+        out[str(as_view)]["after zero_grad(set_to_none=False)"] = grads(m)
     return out
 
 
@@ -264,6 +272,75 @@ def create_graph_backward(rank, world):
     return out
 
 
+def local_hook(state, bucket):
+    """A comm hook that all-reduces nothing: the bucket keeps this rank's own gradients."""
+    fut = torch.futures.Future()
+    fut.set_result(bucket.buffer())
+    return fut
+
+
+def comm_hook(rank, world):
+    m = ddp(pinn.MLP(SIZES))
+    m.register_comm_hook(None, local_hook)
+    square_mean(m(shard(rank, world))).backward()
+    out = {"grads": grads(m)}
+    try:
+        m.register_comm_hook(None, local_hook)
+        out["second register_comm_hook"] = "returned"
+    except Exception as exc:  # noqa: BLE001
+        out["second register_comm_hook"] = error_text(exc)
+    return out
+
+
+def after_wrapping(rank, world):
+    """Two orders the DDP page forbids: the forward outside no_sync(), a parameter replaced after wrapping."""
+    z = shard(rank, world)
+    m = ddp(pinn.MLP(SIZES))
+    loss = square_mean(m(z))
+    with m.no_sync():
+        loss.backward()
+    out = {"forward outside no_sync": grads(m)}
+    net = pinn.MLP(SIZES)
+    m = ddp(net)
+    net.ps[0] = torch.nn.Parameter(net.ps[0].detach().clone())
+    square_mean(m(z)).backward()
+    out["parameter replaced"] = grads(net)
+    try:
+        square_mean(m(z)).backward()
+        out["parameter replaced, next iteration"] = "returned"
+    except Exception as exc:  # noqa: BLE001
+        out["parameter replaced, next iteration"] = error_text(exc)
+    return out
+
+
+class Checkpointed(torch.nn.Module):
+    """The MLP run through torch.utils.checkpoint inside the DDP-wrapped module."""
+
+    def __init__(self, reentrant):
+        super().__init__()
+        self.net = pinn.MLP(SIZES)
+        self.reentrant = reentrant
+
+    def forward(self, z):
+        return torch.utils.checkpoint.checkpoint(self.net, z, use_reentrant=self.reentrant)
+
+
+def checkpointed(rank, world):
+    z = shard(rank, world)
+    out = {}
+    for reentrant, find_unused in ((False, False), (False, True), (True, False), (True, True)):
+        m = ddp(Checkpointed(reentrant), find_unused_parameters=find_unused)
+        key = f"use_reentrant={reentrant}, find_unused_parameters={find_unused}"
+        try:
+            for _ in range(2):
+                m.zero_grad(set_to_none=True)
+                square_mean(m(z.clone().requires_grad_(reentrant))).backward()
+            out[key] = grads(m)
+        except Exception as exc:  # noqa: BLE001
+            out[key] = error_text(exc)
+    return out
+
+
 SCENARIOS = {
     "backward": backward_mean_and_sum,
     "autograd.grad": autograd_grad,
@@ -278,4 +355,7 @@ SCENARIOS = {
     "buffers": buffers,
     "bucket view": bucket_view,
     "create_graph backward": create_graph_backward,
+    "comm hook": comm_hook,
+    "after wrapping": after_wrapping,
+    "checkpoint": checkpointed,
 }

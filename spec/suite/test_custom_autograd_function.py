@@ -592,3 +592,79 @@ def test_anomaly_mode_names_the_forward_call(device, dtype, way, check):
     if found:
         check.matches("the warning's traceback", found[0], r"Traceback of forward call that caused the error:[\s\S]*"
                       r"y = _Failing\.apply\(a\)")
+
+
+NOT_USED = r"differentiated Tensors? (at index 0 )?appears to not have been used in the graph"
+
+
+class _WithList(torch.autograd.Function):
+    """2x + 3 ys[0]: a tensor inside a list argument (its backward returns None for the list)."""
+
+    @staticmethod
+    def forward(ctx, x, ys):
+        return x * 2 + ys[0] * 3
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2, None
+
+
+class _WithDict(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, d):
+        return x * 2 + d["y"] * 3
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2, None
+
+
+@claim(
+    "FN-013",
+    "Only tensors passed directly to Function.apply are tracked: a tensor inside a list or dict argument gets no "
+    "gradient (y.grad stays None, autograd.grad(out, y) raises 'appears to not have been used in the graph'), and an "
+    "output that depends only on such tensors does not require grad.",
+    section="Custom autograd.Function",
+)
+@pytest.mark.parametrize("container", ["list", "dict"])
+def test_tensors_inside_containers_are_not_tracked(device, dtype, container, check):
+    def apply(x, y):
+        return _WithList.apply(x, [y]) if container == "list" else _WithDict.apply(x, {"y": y})
+
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=True)
+    y = torch.tensor([5.0, 6.0], device=device, dtype=dtype, requires_grad=True)
+    apply(x, y).sum().backward()
+    check.tensor("x.grad (a direct argument)", x.grad, [2.0, 2.0], dtype=dtype, device=device)
+    check.none(f"y.grad (y inside a {container})", y.grad)
+    with check.raises(f"autograd.grad(out, y) for y inside a {container}", RuntimeError, NOT_USED):
+        torch.autograd.grad(apply(x, y).sum(), y)
+    out = apply(torch.tensor([1.0, 2.0], device=device, dtype=dtype), y)
+    check.false(f"out.requires_grad when only the {container}'s tensor requires grad", out.requires_grad)
+
+
+class _IntegerOutputs(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2, x.argmax(), x > 1
+
+    @staticmethod
+    def backward(ctx, g, g_index, g_mask):
+        return g * 2
+
+
+@claim(
+    "FN-014",
+    "Outputs of a custom Function of integer or bool dtype never require grad (argmax's int64 and a comparison's "
+    "bool come back with requires_grad False and no grad_fn), while its floating-point output does; backward "
+    "through the float output gives x.grad = 2 for 2x.",
+    section="Custom autograd.Function",
+)
+def test_integer_outputs_never_require_grad(device, dtype, check):
+    x = torch.tensor([1.0, 2.0], device=device, dtype=dtype, requires_grad=True)
+    out, index, mask = _IntegerOutputs.apply(x)
+    check.equal("dtypes of the outputs", (out.dtype, index.dtype, mask.dtype), (dtype, torch.int64, torch.bool))
+    check.flags("the floating-point output", out, requires_grad=True, grad_fn=True)
+    check.flags("the int64 output (argmax)", index, requires_grad=False, grad_fn=None)
+    check.flags("the bool output (x > 1)", mask, requires_grad=False, grad_fn=None)
+    out.sum().backward()
+    check.tensor("x.grad", x.grad, [2.0, 2.0], dtype=dtype, device=device)

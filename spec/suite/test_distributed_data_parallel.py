@@ -128,7 +128,7 @@ def test_autograd_grad_is_not_all_reduced(check):
     "Inside ddp.no_sync() backward() accumulates each rank's own gradient without all-reducing; the next backward() "
     "outside it all-reduces the accumulated sum: .grad = mean over ranks of (own gradient 1 + own gradient 2).",
     section="Distributed data parallel",
-    apis=("torch.nn.parallel.DistributedDataParallel",),
+    apis=("torch.nn.parallel.DistributedDataParallel", "DistributedDataParallel.no_sync"),
 )
 @distributed.prefetch(JOB)
 def test_no_sync_accumulates_then_all_reduces(check):
@@ -314,7 +314,8 @@ def test_construction_broadcasts_rank_0_state(check):
         check_ran(check, f"rank {rank}", report)
         for key in ("broadcast", "no broadcast"):
             check.equal(f"rank {rank} ({key}) parameter after construction", report[key]["w at construction"], [1.0, 1.0])
-            b = 1.0 if key == "broadcast" or BUFFERS_AT_CONSTRUCTION_ALWAYS.for_version(torch.__version__) else rank + 1.0
+            always = BUFFERS_AT_CONSTRUCTION_ALWAYS.current()
+            b = 1.0 if key == "broadcast" or always else rank + 1.0
             check.equal(f"rank {rank} ({key}) buffer after construction", report[key]["b at construction"], [b, b])
 
 
@@ -366,3 +367,103 @@ def test_gradient_as_bucket_view(check):
 def test_backward_create_graph_through_ddp_raises(check):
     for rank, report in enumerate(reports("create_graph backward")):
         check.matches(f"rank {rank} backward(create_graph=True)", report["backward"], CREATE_GRAPH_OUTCOME)
+
+
+COMM_HOOK_TWICE = r"^RuntimeError: register_comm_hook or register_builtin_comm_hook can only be called once"
+BUCKET_VIEW_DETACH = (r"^RuntimeError: Can't detach views in-place\. Use detach\(\) instead\. If you are using "
+                      r"DistributedDataParallel \(DDP\) for training, and gradient_as_bucket_view is set as True")
+CHECKPOINT_TWICE_READY = r"^RuntimeError: Expected to mark a variable ready only once"
+
+
+@claim(
+    "DDP-016",
+    "register_comm_hook replaces DDP's all-reduce: with a hook that returns the bucket unchanged, backward() leaves "
+    "every rank its own gradient (nothing averaged); a second register_comm_hook raises RuntimeError "
+    "'register_comm_hook or register_builtin_comm_hook can only be called once'.",
+    section="Distributed data parallel",
+    apis=("torch.nn.parallel.DistributedDataParallel", "DistributedDataParallel.register_comm_hook"),
+)
+@distributed.prefetch(JOB)
+def test_comm_hook_replaces_the_all_reduce(check):
+    local = local_grads(mean_loss)
+    for rank, report in enumerate(reports("comm hook")):
+        check_ran(check, f"rank {rank}", report)
+        check_grads(check, f"rank {rank} .grad with a hook that all-reduces nothing", report["grads"], local[rank])
+        check.matches(f"rank {rank} second register_comm_hook", report["second register_comm_hook"], COMM_HOOK_TWICE)
+
+
+@claim(
+    "DDP-017",
+    "no_sync() must hold the forward too: a forward outside it and a backward inside it all-reduce as usual (every "
+    "rank gets the mean of the ranks' gradients), since DDP decides at forward whether the next backward syncs.",
+    section="Distributed data parallel",
+    apis=("torch.nn.parallel.DistributedDataParallel", "DistributedDataParallel.no_sync"),
+)
+@distributed.prefetch(JOB)
+def test_no_sync_must_hold_the_forward(check):
+    want = mean(*local_grads(mean_loss))
+    for rank, report in enumerate(reports("after wrapping")):
+        check_ran(check, f"rank {rank}", report)
+        check_grads(check, f"rank {rank} .grad, forward outside no_sync, backward inside", report["forward outside no_sync"],
+                    want)
+
+
+@claim(
+    "DDP-018",
+    "With gradient_as_bucket_view=True a parameter's .grad is a view of the bucket and grad.detach_() raises "
+    "RuntimeError \"Can't detach views in-place\" naming gradient_as_bucket_view (without it detach_() works); "
+    "optimizer.zero_grad(set_to_none=False) zeroes the views without an error.",
+    section="Distributed data parallel",
+    apis=("torch.nn.parallel.DistributedDataParallel", "Tensor.detach", "zero_grad:set_to_none"),
+)
+@distributed.prefetch(JOB)
+def test_bucket_view_gradients_refuse_detach_(check):
+    for rank, report in enumerate(reports("bucket view")):
+        check_ran(check, f"rank {rank}", report)
+        check.equal(f"rank {rank} gradient_as_bucket_view=False: grad.detach_()", report["False"]["detach_"], "returned")
+        check.matches(f"rank {rank} gradient_as_bucket_view=True: grad.detach_()", report["True"]["detach_"],
+                      BUCKET_VIEW_DETACH)
+        for as_view in ("False", "True"):
+            zeroed = as_tensors(report[as_view]["after zero_grad(set_to_none=False)"])
+            check.equal(f"rank {rank} gradient_as_bucket_view={as_view}: .grad after zero_grad(set_to_none=False)",
+                        [g.abs().sum().item() for g in zeroed], [0.0] * len(zeroed))
+
+
+@claim(
+    "DDP-019",
+    "A parameter replaced after wrapping in DDP is unknown to DDP's reducer: backward() all-reduces nothing (every "
+    "rank keeps its own gradients, no error), and the next forward raises 'Expected to have finished reduction in "
+    "the prior iteration'.",
+    section="Distributed data parallel",
+    apis=("torch.nn.parallel.DistributedDataParallel",),
+)
+@distributed.prefetch(JOB)
+def test_parameter_replaced_after_wrapping(check):
+    local = local_grads(mean_loss)
+    for rank, report in enumerate(reports("after wrapping")):
+        check_ran(check, f"rank {rank}", report)
+        check_grads(check, f"rank {rank} .grad with a parameter replaced after wrapping", report["parameter replaced"],
+                    local[rank])
+        check.matches(f"rank {rank} the next iteration", report["parameter replaced, next iteration"],
+                      f"^RuntimeError: {UNUSED_ERROR}")
+
+
+@claim(
+    "DDP-020",
+    "torch.utils.checkpoint inside a DDP-wrapped module gives the averaged gradients over two iterations with "
+    "use_reentrant=False (with and without find_unused_parameters) and with use_reentrant=True without it; "
+    "use_reentrant=True with find_unused_parameters=True raises 'Expected to mark a variable ready only once'.",
+    section="Distributed data parallel",
+    apis=("torch.nn.parallel.DistributedDataParallel", "torch.utils.checkpoint.checkpoint:use_reentrant"),
+)
+@distributed.prefetch(JOB)
+def test_checkpoint_inside_ddp(check):
+    want = mean(*local_grads(mean_loss))
+    for rank, report in enumerate(reports("checkpoint")):
+        check_ran(check, f"rank {rank}", report)
+        for key in ("use_reentrant=False, find_unused_parameters=False", "use_reentrant=False, find_unused_parameters=True",
+                    "use_reentrant=True, find_unused_parameters=False"):
+            check.equal(f"rank {rank} {key}: raised", isinstance(report[key], str), False)
+            check_grads(check, f"rank {rank} {key}", report[key], want)
+        check.matches(f"rank {rank} use_reentrant=True, find_unused_parameters=True",
+                      report["use_reentrant=True, find_unused_parameters=True"], CHECKPOINT_TWICE_READY)

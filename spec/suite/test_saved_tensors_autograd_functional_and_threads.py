@@ -6,7 +6,7 @@ import threading
 import pytest
 import torch
 
-from spec import claim
+from spec import by_version, claim
 from spec.suite.support import SECOND_TIME
 
 PACK_IN_PLACE = r"A saved tensor pack hook is modifying its input in place"
@@ -222,3 +222,117 @@ def test_register_hooks_on_a_saved_tensor(device, dtype, check):
     check.tensor("x.grad computed from the unpacked (x * 10)", x.grad, [20.0, 40.0], dtype=dtype, device=device)
     with check.raises("register_hooks after backward freed the graph", RuntimeError, r"after it has been freed"):
         y.grad_fn._raw_saved_self.register_hooks(lambda t: t, lambda t: t)
+
+
+#: torch.autograd.graph.increment_version arrived in torch 2.1; it takes a list of tensors since 2.5.
+HAS_INCREMENT_VERSION = by_version(
+    "SAVED-009/torch.autograd.graph.increment_version exists",
+    {"<2.1": False, ">=2.1": True},
+    ref="https://github.com/pytorch/pytorch/pull/96852",
+    note="merged in March 2023, after the 2.0 branch cut: first released in 2.1 (absent on 2.0.1)",
+)
+INCREMENT_VERSION_TAKES_A_LIST = by_version(
+    "SAVED-009/increment_version accepts a list of tensors",
+    {"<2.5": False, ">=2.5": True},
+    ref="https://github.com/pytorch/pytorch/pull/132652",
+    note="merged in August 2024, first released in 2.5 (seen on 2.8.0, 2.13.0, 2.15.0)",
+)
+MODIFIED_SAVED = r"one of the variables needed for gradient computation has been modified by an inplace operation"
+NOT_DETERMINISTIC = r"put_ does not have a deterministic implementation, but you set 'torch\.use_deterministic_algorithms"
+WARN_ONLY = NOT_DETERMINISTIC + r"\(True, warn_only=True\)'"
+
+
+@claim(
+    "SAVED-009",
+    "torch.autograd.graph.increment_version(t) (torch 2.1+) raises t._version by one without changing its values, "
+    "so a backward that needs t as a saved tensor raises 'modified by an inplace operation' as after a real in-place "
+    "change (for b = a * 1, c = b * b); since 2.5 it also takes a list of tensors.",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_increment_version(device, dtype, check):
+    graph = torch.autograd.graph
+    check.equal("torch.autograd.graph.increment_version exists", hasattr(graph, "increment_version"),
+                HAS_INCREMENT_VERSION)
+    a = torch.tensor([1.0, 2.0], requires_grad=True, device=device, dtype=dtype)
+    b = a * 1
+    c = b * b
+    if not hasattr(graph, "increment_version"):
+        check.absent("torch.autograd.graph.increment_version(b)", lambda: graph.increment_version(b), AttributeError,
+                     "increment_version", reason="torch.autograd.graph.increment_version arrived in torch 2.1")
+    before = b._version
+    graph.increment_version(b)
+    check.equal("b._version after increment_version(b)", b._version - before, 1)
+    check.tensor("b's values after increment_version(b)", b, [1.0, 2.0], dtype=dtype, device=device)
+    with check.raises("c.sum().backward() after increment_version(b)", RuntimeError, MODIFIED_SAVED):
+        c.sum().backward()
+    p, q = torch.ones(1, device=device, dtype=dtype), torch.ones(1, device=device, dtype=dtype)
+    if INCREMENT_VERSION_TAKES_A_LIST.current():
+        check.works("increment_version([p, q])", lambda: graph.increment_version([p, q]))
+        check.equal("versions of p and q after increment_version([p, q])", (p._version, q._version), (1, 1))
+
+
+def put_graph(device, dtype):
+    """y = x.put(idx, src) (accumulate=False) built outside deterministic mode: its backward needs put_ too."""
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True, device=device, dtype=dtype)
+    src = torch.tensor([10.0, 20.0], requires_grad=True, device=device, dtype=dtype)
+    return x, src, x.put(torch.tensor([0, 2], device=device), src)
+
+
+@claim(
+    "SAVED-010",
+    "torch.use_deterministic_algorithms(True) reaches the backward: on the CPU the backward of Tensor.put "
+    "(accumulate=False), whose forward ran outside the mode, raises RuntimeError 'put_ does not have a "
+    "deterministic implementation', while the CPU backward of the operations documented as nondeterministic on "
+    "CUDA (index_select, gather, index_add, scatter_add, bilinear interpolation) runs and gives the usual gradients.",
+    section="Saved tensors, autograd.functional and threads",
+    apis=("Tensor.backward", "torch.autograd.grad", "torch.use_deterministic_algorithms"),
+)
+def test_deterministic_mode_reaches_the_backward(dtype, check):
+    x, src, y = put_graph("cpu", dtype)
+    was, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    v = torch.tensor([1.0, 2.0, 3.0], requires_grad=True, dtype=dtype)
+    idx = torch.tensor([0, 2, 2])
+    img = torch.ones(1, 1, 2, 2, requires_grad=True, dtype=dtype)
+    try:
+        torch.use_deterministic_algorithms(True)
+        check.true("torch.are_deterministic_algorithms_enabled()", torch.are_deterministic_algorithms_enabled())
+        with check.raises("backward of x.put(idx, src) in deterministic mode", RuntimeError, NOT_DETERMINISTIC):
+            y.sum().backward()
+        cases = {
+            "index_select": (lambda: v.index_select(0, idx), [1.0, 0.0, 2.0]),
+            "gather": (lambda: v.gather(0, idx), [1.0, 0.0, 2.0]),
+            "index_add": (lambda: torch.zeros(3, dtype=dtype).index_add(0, idx, v), [1.0, 1.0, 1.0]),
+            "scatter_add": (lambda: torch.zeros(3, dtype=dtype).scatter_add(0, idx, v), [1.0, 1.0, 1.0]),
+        }
+        for name, (fn, want) in cases.items():
+            (g,) = check.works(f"grad of {name} in deterministic mode",
+                               lambda fn=fn: torch.autograd.grad(fn().sum(), v))
+            check.tensor(f"d sum({name}) / dv", g, want, dtype=dtype, device="cpu")
+        (g,) = check.works("grad of bilinear interpolation in deterministic mode", lambda: torch.autograd.grad(
+            torch.nn.functional.interpolate(img, scale_factor=2, mode="bilinear").sum(), img))
+        check.tensor("d sum(interpolate(img, 2x, bilinear)) / d img", g, [[[[4.0, 4.0], [4.0, 4.0]]]], dtype=dtype,
+                     device="cpu")
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=was_warn)
+
+
+@claim(
+    "SAVED-011",
+    "With torch.use_deterministic_algorithms(True, warn_only=True) the same put backward warns (UserWarning "
+    "'... warn_only=True') instead of raising and gives the gradients of put: x.grad = [0, 1, 0, 1] (the written "
+    "places get none) and src.grad = [1, 1]; is_deterministic_algorithms_warn_only_enabled() is then True.",
+    section="Saved tensors, autograd.functional and threads",
+)
+def test_deterministic_warn_only(dtype, check):
+    x, src, y = put_graph("cpu", dtype)
+    was, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        check.true("torch.is_deterministic_algorithms_warn_only_enabled()",
+                   torch.is_deterministic_algorithms_warn_only_enabled())
+        with check.warns("backward of x.put(idx, src) with warn_only=True", UserWarning, WARN_ONLY):
+            check.works("y.sum().backward() with warn_only=True", lambda: y.sum().backward())
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=was_warn)
+    check.tensor("x.grad", x.grad, [0.0, 1.0, 0.0, 1.0], dtype=dtype, device="cpu")
+    check.tensor("src.grad", src.grad, [1.0, 1.0], dtype=dtype, device="cpu")

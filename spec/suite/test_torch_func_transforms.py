@@ -345,3 +345,41 @@ def test_replace_all_batch_norm_modules(device, dtype, check):
     with torch.no_grad():
         expected = torch.stack([net(xi) for xi in x])
     check.close("vmap(net)(x)", out, expected, dtype=dtype, device=device)
+
+
+VMAP_OUT = r"Batching rule not implemented for aten::sin\.out; the fallback path doesn't work on out= or view ops"
+
+
+@claim(
+    "TFUNC-013",
+    "torch.func.vmap refuses out= operations: vmap of torch.sin(x, out=buffer) raises RuntimeError 'Batching rule "
+    "not implemented for aten::sin.out; the fallback path doesn't work on out= or view ops', whether the buffer is "
+    "a per-sample tensor made inside or a batched one passed in.",
+    section="torch.func transforms",
+)
+def test_vmap_refuses_out(device, dtype, check):
+    xs = torch.ones(3, 2, device=device, dtype=dtype)
+    with check.raises("vmap(lambda x: torch.sin(x, out=torch.empty(2)))", RuntimeError, VMAP_OUT):
+        torch.func.vmap(lambda x: torch.sin(x, out=torch.empty(2, device=device, dtype=dtype)))(xs)
+    with check.raises("vmap(lambda x, o: torch.sin(x, out=o)) over a batched o", RuntimeError, VMAP_OUT):
+        torch.func.vmap(lambda x, o: torch.sin(x, out=o))(xs, torch.empty(3, 2, device=device, dtype=dtype))
+
+
+@claim(
+    "TFUNC-014",
+    "torch.func.vmap runs the function once for the whole batch, not once per sample: a Python side effect in it "
+    "(appending to a list) happens once for a batch of 5, with one sample's shape, while the result holds all 5 "
+    "samples.",
+    section="torch.func transforms",
+)
+def test_vmap_runs_the_function_once(device, dtype, check):
+    calls = []
+
+    def f(x):
+        calls.append(x.shape)
+        return x * 2
+
+    out = torch.func.vmap(f)(torch.ones(5, 2, device=device, dtype=dtype))
+    check.equal("calls of f under vmap over 5 samples", len(calls), 1)
+    check.equal("shape f saw (one sample's)", tuple(calls[0]), (2,))
+    check.tensor("vmap(f)(ones(5, 2))", out, [[2.0, 2.0]] * 5, dtype=dtype, device=device)

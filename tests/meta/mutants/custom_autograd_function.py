@@ -211,3 +211,40 @@ def _(torch):
 
     torch.autograd.detect_anomaly = lambda check_nan=True: contextlib.nullcontext()
     torch.autograd.set_detect_anomaly = lambda mode, check_nan=True: contextlib.nullcontext()
+
+
+@mutant("tensors-in-containers-are-tracked", kills=["FN-013"])
+def _(torch):
+    """Function.apply also connects the tensors inside list and dict arguments to its output (with a zero
+    gradient), so they get a .grad and make the output require grad."""
+    original = original_apply(torch)
+
+    def apply(cls, *args, **kwargs):
+        out = original(cls, *args, **kwargs)
+        hidden = [t for a in args if isinstance(a, (list, tuple, dict))
+                  for t in (a.values() if isinstance(a, dict) else a)
+                  if isinstance(t, torch.Tensor) and t.requires_grad]
+        if hidden and isinstance(out, torch.Tensor) and out.is_floating_point():
+            out = out + sum(0 * t.sum() for t in hidden)
+        return out
+
+    torch.autograd.Function.apply = classmethod(apply)
+
+
+@mutant("integer-outputs-become-differentiable", kills=["FN-014"])
+def _(torch):
+    """Function.apply turns its integer and bool outputs into floating-point outputs that require grad."""
+    original = original_apply(torch)
+
+    def apply(cls, *args, **kwargs):
+        out = original(cls, *args, **kwargs)
+        if not isinstance(out, tuple):
+            return out
+        floats = [o for o in out if isinstance(o, torch.Tensor) and o.is_floating_point() and o.requires_grad]
+        if not floats:
+            return out
+        anchor = 0 * floats[0].sum()
+        return tuple(o.to(floats[0].dtype) + anchor if isinstance(o, torch.Tensor) and not o.is_floating_point()
+                     else o for o in out)
+
+    torch.autograd.Function.apply = classmethod(apply)

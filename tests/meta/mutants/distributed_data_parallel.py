@@ -37,7 +37,7 @@ def _comm_hook(torch, scale):
 
 
 @mutant("ddp-all-reduce-sums", kills=["DDP-001", "DDP-002", "DDP-003", "DDP-004", "DDP-009", "DDP-010", "DDP-013",
-                                      "DDP-006", "DDP-015"])
+                                      "DDP-006", "DDP-015", "DDP-017", "DDP-020"])
 def _(torch):
     """DDP's all-reduce sums the ranks' gradients instead of averaging them."""
     _comm_hook(torch, lambda world: 1.0)
@@ -79,7 +79,7 @@ def _(torch):
                   lambda orig: lambda self: contextlib.nullcontext())
 
 
-@mutant("ddp-always-finds-unused-parameters", kills=["DDP-008"])
+@mutant("ddp-always-finds-unused-parameters", kills=["DDP-008", "DDP-019", "DDP-020"])
 def _(torch):
     """DDP behaves as if find_unused_parameters=True were always passed."""
 
@@ -116,7 +116,7 @@ def _(torch):
     _after_init(torch, lambda ddp: setattr(ddp, "broadcast_buffers", False))
 
 
-@mutant("ddp-gradient-as-bucket-view-ignored", kills=["DDP-013"])
+@mutant("ddp-gradient-as-bucket-view-ignored", kills=["DDP-013", "DDP-018"])
 def _(torch):
     """gradient_as_bucket_view=True is ignored: every .grad has a storage of its own."""
 
@@ -158,3 +158,40 @@ def _(torch):
         return __init__
 
     wrap_function(torch.nn.parallel.DistributedDataParallel, "__init__", make)
+
+
+@mutant("ddp-register-comm-hook-ignored", kills=["DDP-016"])
+def _(torch):
+    """register_comm_hook is a no-op: DDP keeps its default averaging all-reduce, and accepts any number of hooks."""
+    wrap_function(torch.nn.parallel.DistributedDataParallel, "register_comm_hook",
+                  lambda orig: lambda self, state, hook: None)
+
+
+@mutant("no-sync-decided-at-backward", kills=["DDP-017"])
+def _(torch):
+    """no_sync() also stops the all-reduce of a backward run inside it whose forward ran outside it."""
+    dist = torch.distributed
+
+    def hook(ddp, bucket):
+        if getattr(ddp, "_mutant_in_no_sync", False):
+            fut = torch.futures.Future()
+            fut.set_result(bucket.buffer())
+            return fut
+        world = dist.get_world_size()
+        return dist.all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda f: f.value()[0].div_(world))
+
+    _after_init(torch, lambda ddp: ddp.register_comm_hook(ddp, hook))
+
+    def make(orig):
+        @contextlib.contextmanager
+        def no_sync(self):
+            self._mutant_in_no_sync = True
+            try:
+                with orig(self):
+                    yield
+            finally:
+                self._mutant_in_no_sync = False
+
+        return no_sync
+
+    wrap_function(torch.nn.parallel.DistributedDataParallel, "no_sync", make)

@@ -5,7 +5,7 @@ import functools
 import inspect
 import threading
 
-from tests.meta.mutation import mutant, wrap_function, wrap_property
+from tests.meta.mutation import mutant, wrap_function, wrap_grad, wrap_property
 
 
 @mutant("hook-return-value-is-ignored", kills=["HOOK-001"])
@@ -213,3 +213,46 @@ def _(torch):
 def _(torch):
     """Node.name() drops the trailing version number (SinBackward instead of SinBackward0)."""
     _proxy_grad_fn(torch, name=lambda node: node.name().rstrip("0123456789"))
+
+
+@mutant("gradient-edge-follows-the-tensor", kills=["HOOK-012"])
+def _(torch):
+    """A GradientEdge given to autograd.grad as an input stands for its tensor's current value (its grad_fn after an
+    in-place change), not for the value the tensor had when the edge was taken."""
+    graph = torch.autograd.graph
+    if not hasattr(graph, "get_gradient_edge"):
+        return
+    tensors = {}
+    original_get = graph.get_gradient_edge
+
+    def get_gradient_edge(t):
+        edge = original_get(t)
+        tensors[id(edge)] = (edge, t)
+        return edge
+
+    graph.get_gradient_edge = get_gradient_edge
+
+    def transform(original, a):
+        inputs = a["inputs"]
+        single = isinstance(inputs, graph.GradientEdge) or isinstance(inputs, torch.Tensor)
+        items = [inputs] if single else list(inputs)
+        items = [tensors[id(i)][1] if id(i) in tensors and tensors[id(i)][0] is i else i for i in items]
+        a["inputs"] = items[0] if single else items
+        return original(**a)
+
+    wrap_grad(torch, transform)
+
+
+@mutant("gradient-edge-output-seeded-twice", kills=["HOOK-013"])
+def _(torch):
+    """autograd.grad seeds a GradientEdge output with twice its grad_outputs."""
+    graph = torch.autograd.graph
+    if not hasattr(graph, "GradientEdge"):
+        return
+
+    def transform(original, a):
+        if isinstance(a["outputs"], graph.GradientEdge) and isinstance(a["grad_outputs"], torch.Tensor):
+            a["grad_outputs"] = a["grad_outputs"] * 2
+        return original(**a)
+
+    wrap_grad(torch, transform)

@@ -1,7 +1,7 @@
 """Mutants that kill the claims of the section "Saved tensors, autograd.functional and threads": each changes one behaviour a claim states."""
 
 from tests.meta.mutants.common import wrap_pack
-from tests.meta.mutation import mutant, rewrite_backward
+from tests.meta.mutation import mutant, rewrite_backward, wrap_backward
 
 
 @mutant("pack-hook-runs-twice", kills=["SAVED-001"])
@@ -90,3 +90,40 @@ def _(torch):
         return original(self, pack_hook, lambda packed: packed)
 
     saved_type.register_hooks = register_hooks
+
+
+@mutant("increment-version-is-a-no-op", kills=["SAVED-009"])
+def _(torch):
+    """torch.autograd.graph.increment_version does nothing (the saved-tensor version check never sees it)."""
+    graph = torch.autograd.graph
+    if hasattr(graph, "increment_version"):
+        graph.increment_version = lambda tensor: None
+
+
+@mutant("deterministic-mode-stops-at-backward", kills=["SAVED-010", "SAVED-011"])
+def _(torch):
+    """torch.autograd.backward runs with deterministic mode off, whatever the user set."""
+
+    def transform(original, a):
+        was, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.use_deterministic_algorithms(False)
+        try:
+            return original(**a)
+        finally:
+            torch.use_deterministic_algorithms(was, warn_only=warn)
+
+    wrap_backward(torch, transform)
+
+
+@mutant("deterministic-warn-only-ignored", kills=["SAVED-011"])
+def _(torch):
+    """torch.use_deterministic_algorithms ignores warn_only=True: nondeterministic operations still raise."""
+    original = torch.use_deterministic_algorithms
+    state = {"warn_only": False}
+
+    def use_deterministic_algorithms(mode, *, warn_only=False):
+        state["warn_only"] = warn_only
+        original(mode)
+
+    torch.use_deterministic_algorithms = use_deterministic_algorithms
+    torch.is_deterministic_algorithms_warn_only_enabled = lambda: state["warn_only"]

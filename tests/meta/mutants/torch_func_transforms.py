@@ -63,3 +63,16 @@ def _(torch):
 def _(torch):
     """replace_all_batch_norm_modules_ leaves the running statistics in place."""
     wrap_function(torch.func, "replace_all_batch_norm_modules_", lambda orig: lambda root: root)
+
+
+@mutant("vmap-is-a-python-loop", kills=["TFUNC-013", "TFUNC-014"])
+def _(torch):
+    """torch.func.vmap (in_dims=0) calls the function once per sample and stacks the results."""
+
+    def vmap(func, in_dims=0, out_dims=0, **kwargs):
+        def run(*args):
+            return torch.stack([func(*(a[i] for a in args)) for i in range(args[0].shape[0])])
+
+        return run
+
+    torch.func.vmap = vmap
