@@ -11,10 +11,12 @@ its scenario reported:
 
 The job is a fresh interpreter started through :mod:`spec.isolated` (so the plugin starts it at
 collection, the sensitivity proof's mutants reach it through ``sitecustomize``, and a session that
-never collects it kills it).  That *launcher* imports no torch: it picks a free port on 127.0.0.1,
-starts the two ranks (``python -m spec.distributed MODULE RANK PORT``) and waits for them until a
-deadline.  Each rank dies with its launcher (``PR_SET_PDEATHSIG`` on Linux) and ends itself at the
-deadline (a watchdog), creates the ``TCPStore`` (rank 0 hosts it) and the gloo process group with a
+never collects it kills it).  That *launcher* imports no torch: it starts the two ranks
+(``python -m spec.distributed MODULE RANK 0``) and waits for them until a deadline.  Each rank dies
+with its launcher (``PR_SET_PDEATHSIG`` on Linux) and ends itself at the deadline (a watchdog),
+creates the ``TCPStore`` (rank 0 hosts it on a free port of 127.0.0.1 that it binds itself and
+publishes in a file of the launcher's, so no other process can take the port between its choice and
+its use; rank 1 reads it there, with a deadline) and the gloo process group with a
 bounded timeout, runs every scenario (one scenario's exception is its report, the others go on),
 meets the other rank at a barrier after each, destroys the process group and prints its reports as
 one JSON line.  A rank that fails or hangs ends the job: the launcher kills both and reports one
@@ -26,8 +28,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -93,12 +95,6 @@ def scenario(ranks: list[dict[str, Any]], name: str) -> list[Any]:
 # ---------------------------------------------------------------- the launcher (no torch)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _one_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     errors = [ln for ln in lines if "Error" in ln or "error" in ln]
@@ -112,7 +108,11 @@ def launch(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
     env.update(MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1", SPEC_DDP_DEADLINE=str(time.time() + timeout))
     if sys.platform.startswith("linux"):
         env.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    port = _free_port()
+    # Rank 0 binds a free port itself (a port picked here and released could be taken before rank 0 binds it)
+    # and publishes it in this file, which rank 1 reads.
+    rendezvous = tempfile.mkdtemp(prefix="spec-ddp-")
+    env["SPEC_DDP_PORT_FILE"] = os.path.join(rendezvous, "port")
+    port = 0
     procs: list[subprocess.Popen] = []
     outs = []
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -150,6 +150,7 @@ def launch(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
             p.wait()
         for out in outs:
             out.close()
+        shutil.rmtree(rendezvous, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -176,13 +177,35 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _store(rank: int, port: int, wait) -> Any:
+    """The job's TCPStore: rank 0 hosts it on a port it binds itself and publishes; rank 1 reads the port."""
+    import torch.distributed as dist
+
+    path = os.environ.get("SPEC_DDP_PORT_FILE")
+    if not path or port:
+        return dist.TCPStore("127.0.0.1", port, WORLD_SIZE, rank == 0, timeout=wait)
+    if rank == 0:
+        store = dist.TCPStore("127.0.0.1", 0, WORLD_SIZE, True, timeout=wait, wait_for_workers=False)
+        with open(path + ".tmp", "w") as f:
+            f.write(str(store.port))
+        os.replace(path + ".tmp", path)
+        return store
+    deadline = time.monotonic() + INIT_TIMEOUT
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rank 0 published no port within {INIT_TIMEOUT:.0f} s")
+        time.sleep(0.01)
+    with open(path) as f:
+        return dist.TCPStore("127.0.0.1", int(f.read()), WORLD_SIZE, False, timeout=wait)
+
+
 def run_rank(module: str, rank: int, port: int) -> dict[str, Any]:
     import datetime
 
     import torch.distributed as dist
 
     wait = datetime.timedelta(seconds=INIT_TIMEOUT)
-    store = dist.TCPStore("127.0.0.1", port, WORLD_SIZE, rank == 0, timeout=wait)
+    store = _store(rank, port, wait)
     dist.init_process_group("gloo", store=store, rank=rank, world_size=WORLD_SIZE, timeout=wait)
     try:
         reports = {}
