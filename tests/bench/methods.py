@@ -338,8 +338,30 @@ KNOWN_COMPILE_FAILURES: dict[tuple[str, str], str] = {
     "(the same forward-over-reverse nesting: vmap of jvp over grad)",
 }
 
+# ---- derivative providers (spec/providers, issue 18): each built-in provider's operators as a method -------------
+
+
+def _provider_method(name: str) -> Method:
+    return Method(
+        f"provider_{name}",
+        f"the derivative provider {name!r} (spec/providers): its partial(u, x, 0, k) and laplacian(u, x); the "
+        "biharmonic as its Laplacian of its Laplacian",
+        "providers",
+        {
+            "derivative": lambda model, x, k: (lambda: w.deriv_provider(name, model, x, k)),
+            **_with_pinn(lambda model, x, d: (lambda: w.lap_provider(name, model, x))),
+            "biharmonic": lambda model, x, d: (lambda: w.bilap_provider(name, model, x)),
+        },
+        unavailable=lambda: (lambda why: f"n/a: provider {name} is unavailable: {why}" if why else None)(
+            w.provider_unavailable_reason(name)),
+    )
+
+
+PROVIDER_METHODS: tuple[Method, ...] = tuple(_provider_method(n) for n in ("autograd", "func", "jet"))
+
 _BY_NAME = {m.name: m for m in EAGER}
-REGISTRY: dict[str, Method] = {m.name: m for m in (*EAGER, *(compiled(_BY_NAME[b]) for b in COMPILED_BASES))}
+REGISTRY: dict[str, Method] = {m.name: m for m in (*EAGER, *PROVIDER_METHODS,
+                                                   *(compiled(_BY_NAME[b]) for b in COMPILED_BASES))}
 METHOD_ORDER = tuple(REGISTRY)
 
 

@@ -479,3 +479,38 @@ def relative_error(value, ref) -> float:
     value = value.detach().to(torch.float64).reshape(ref.shape)
     scale = ref.abs().max().clamp_min(1e-30)
     return float((value - ref).abs().max() / scale)
+
+
+# ---- derivative providers (spec/providers, issue 18) ------------------------------------------------
+
+
+def _provider_call(name: str, op: str, fn, x, *args):
+    """``op`` of the built-in provider ``name`` on ``fn`` at ``x``, in the provider's style."""
+    from spec.providers import load
+
+    p = load(name)
+    x = x.detach().requires_grad_(True) if not x.requires_grad else x
+    if getattr(p, "style", "graph") == "function":
+        return getattr(p, op)(fn, x, *args)
+    return getattr(p, op)(fn(x), x, *args)
+
+
+def lap_provider(name: str, fn, x):
+    """The Laplacian of ``fn`` at ``x`` through provider ``name``: (N, 1)."""
+    return _provider_call(name, "laplacian", fn, x)
+
+
+def bilap_provider(name: str, fn, x):
+    """The biharmonic as the provider's Laplacian of its Laplacian (the protocol has no biharmonic)."""
+    return lap_provider(name, lambda z: lap_provider(name, fn, z), x)
+
+
+def deriv_provider(name: str, model, x, k):
+    """The k-th derivative of the one-input network through the provider's ``partial(u, x, 0, k)``: (N, 1)."""
+    return _provider_call(name, "partial", model, x, 0, k)
+
+
+def provider_unavailable_reason(name: str) -> str | None:
+    from spec.providers import load
+
+    return getattr(load(name), "unavailable", None)

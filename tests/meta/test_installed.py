@@ -76,6 +76,21 @@ def test_run_one_claim_from_an_empty_directory(installed, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"], "the run left files in the user's directory"
 
 
+def test_run_the_operator_claims_against_two_providers_from_an_empty_directory(installed, tmp_path):
+    """issue 18: ``autograd-spec run --provider autograd,func`` passes every operator claim, one row per provider."""
+    from spec.claims import registry
+
+    oper = sorted(c for c in registry() if c.startswith("OPER-"))
+    proc = run_installed(installed, tmp_path, "run", "--provider", "autograd,func", "--claim", ",".join(oper),
+                         "--results", "out.json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "autograd-spec providers: autograd (graph: grad, partial" in proc.stdout
+    rows = json.loads((tmp_path / "out.json").read_text())["tests"]
+    assert {r["params"]["provider"] for r in rows} == {"autograd", "func"}
+    assert {r["claim"] for r in rows if r["outcome"] == "passed"} == set(oper) - {"OPER-021"}  # compiled: --mode
+    assert not [r for r in rows if r["outcome"] not in ("passed", "n/a")]
+
+
 def test_show_from_an_empty_directory(installed, tmp_path):
     """Every part of one claim in one hop, from the installed package, with results of the user's own run."""
     from spec.claims import registry

@@ -90,7 +90,7 @@ def test_test_names_are_unique_across_the_suite():
 # ------------------------------------------------------------------ the options from the checkout root
 
 #: Every option of the claim plugin that takes a value, with a value that selects LEAF-004's float64 cpu eager rows.
-VALUE_OPTIONS = {"--claim": "LEAF-004", "--device": "cpu", "--dtype": "float64", "--mode": "eager"}
+VALUE_OPTIONS = {"--claim": "LEAF-004", "--device": "cpu", "--dtype": "float64", "--mode": "eager", "--provider": "autograd"}
 
 
 def _plugin_options() -> set[str]:
