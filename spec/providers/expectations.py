@@ -110,10 +110,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     match = next((e for e in scope if re.search(e["failure"], message)), None)
     if match is None or check is None:
         return
-    failed = check.observations[-1] if check.observations else None
-    if failed is not None and not failed["ok"]:
-        failed["ok"] = True
-        failed["disagreement"] = match["id"]
+    if check.observations and not check.observations[-1]["ok"]:
+        check.observations.pop()  # the failed check, replaced by the disagreement that explains it
     check.observations.append({
         "name": f"disagreement {match['id']}: {getattr(exc, 'observable', None) or match['id']}",
         "observed": message.splitlines()[0],
