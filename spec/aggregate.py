@@ -185,6 +185,11 @@ class Row:
         return self.params.get("mode") or "eager"
 
     @property
+    def provider(self) -> str | None:
+        """The derivative provider of an operator claim's row (``params.provider``), None for other claims."""
+        return self.params.get("provider")
+
+    @property
     def test(self) -> str:
         """The node ID without its file: ``test_x[cpu-float32-eager]``."""
         return self.nodeid.split("::", 1)[-1]

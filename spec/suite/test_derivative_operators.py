@@ -162,7 +162,7 @@ def test_pinn_network_derivatives(provider, axis, device, dtype, check):
     close(check, f"grad(u, x)[:, {axis}]", g[:, axis : axis + 1], axis_ref(ps, x, axis, 1), x, (N, 1))
     for k in (1, 2, 3):
         ops.need("partial", k)
-        d = check.works(f"{provider}.partial(u, x, {axis}, {k})", lambda: ops.partial(u, x, axis, k))
+        d = check.works(f"{provider}.partial(u, x, {axis}, {k})", lambda k=k: ops.partial(u, x, axis, k))
         close(check, f"d^{k}u/dz{axis}^{k}", d, axis_ref(ps, x, axis, k), x, (N, 1))
 
 
@@ -220,7 +220,7 @@ def test_no_batch_size_scaling(provider, op, device, dtype, check):
         [axis_ref(ps, x, 0, 1), axis_ref(ps, x, 1, 1)], 1)
     for n in (1, 5, 40):
         x = points(device, dtype, n=n)
-        out = check.works(f"{provider}.{op}(u, x), N = {n}", lambda: getattr(ops, op)(u, x))
+        out = check.works(f"{provider}.{op}(u, x), N = {n}", lambda x=x: getattr(ops, op)(u, x))
         close(check, f"{op} at the first point, N = {n}", out[:1], ref, x, tuple(ref.shape))
 
 
@@ -300,7 +300,7 @@ def test_new_u_at_the_same_x(provider, op, device, dtype, check):
     refs = {"laplacian": (r[("x", 2)] + r[("y", 2)], 2 * b**3 + 6 * a**2 * b),
             "grad": (torch.cat([r[("x", 1)], r[("y", 1)]], 1), torch.cat([2 * a * b**3, 3 * a**2 * b**2 + 1], 1))}
     for name, fn, ref in (("u = F", F, refs[op][0]), ("u = G, same x", G, refs[op][1]), ("u = F again", F, refs[op][0])):
-        out = check.works(f"{provider}.{op}, {name}", lambda: getattr(ops, op)(fn, x))
+        out = check.works(f"{provider}.{op}, {name}", lambda fn=fn: getattr(ops, op)(fn, x))
         close(check, f"{op}, {name}", out, ref, x, tuple(ref.shape))
 
 
@@ -375,7 +375,7 @@ def test_u_independent_of_one_coordinate(provider, device, dtype, check):
 
     close(check, "grad(sin x, x)", ops.grad(S, x), torch.cat([torch.cos(a), 0 * a], 1), x, (N, 2))
     for k in (1, 2):
-        out = check.works(f"{provider}.partial(sin x, x, 1, {k})", lambda: ops.partial(S, x, 1, k))
+        out = check.works(f"{provider}.partial(sin x, x, 1, {k})", lambda k=k: ops.partial(S, x, 1, k))
         check.tensor(f"d^{k}(sin x)/dy^{k}", out, 0.0, dtype=dtype, device=device, shape=(N, 1))
     h = ops.hessian(S, x)
     check.tensor("hessian(sin x)[:, 1, :]", h[:, 1, :], 0.0, dtype=dtype, device=device, shape=(N, 2))
