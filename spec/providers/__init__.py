@@ -42,6 +42,9 @@ BUILTINS: dict[str, str] = {
     "autograd": "spec.providers.autograd:PROVIDER",
     "func": "spec.providers.func:PROVIDER",
     "jet": "spec.providers.jet:PROVIDER",
+    "deepxde": "spec.providers.deepxde:PROVIDER",
+    "pina": "spec.providers.pina:PROVIDER",
+    "torchphysics": "spec.providers.torchphysics:PROVIDER",
 }
 #: The provider the default run checks: torch.autograd, the reference spelling.
 DEFAULT: tuple[str, ...] = ("autograd",)

@@ -13,6 +13,7 @@ from spec.torch_import import import_torch
 
 torch = import_torch()  # outside -W error: torch without numpy warns at import
 
+from spec.providers.expectations import pytest_pyfunc_call  # noqa: E402, F401 - a provider's recorded disagreements
 from spec.suite.hypothesis_profiles import load_profile  # noqa: E402
 
 # Declared only where nothing loaded the plugin before (a plain ``pytest --pyargs spec.suite``).  In a checkout the

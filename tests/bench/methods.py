@@ -357,7 +357,8 @@ def _provider_method(name: str) -> Method:
     )
 
 
-PROVIDER_METHODS: tuple[Method, ...] = tuple(_provider_method(n) for n in ("autograd", "func", "jet"))
+PROVIDER_METHODS: tuple[Method, ...] = tuple(
+    _provider_method(n) for n in ("autograd", "func", "jet", "deepxde", "pina", "torchphysics"))
 
 _BY_NAME = {m.name: m for m in EAGER}
 REGISTRY: dict[str, Method] = {m.name: m for m in (*EAGER, *PROVIDER_METHODS,

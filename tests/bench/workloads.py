@@ -491,8 +491,13 @@ def _provider_call(name: str, op: str, fn, x, *args):
     p = load(name)
     x = x.detach().requires_grad_(True) if not x.requires_grad else x
     if getattr(p, "style", "graph") == "function":
-        return getattr(p, op)(fn, x, *args)
-    return getattr(p, op)(fn(x), x, *args)
+        out = getattr(p, op)(fn, x, *args)
+    else:
+        out = getattr(p, op)(fn(x), x, *args)
+    end_step = getattr(p, "end_step", None)  # a library's own end-of-step call (DeepXDE: deepxde.grad.clear)
+    if callable(end_step):
+        end_step()
+    return out
 
 
 def lap_provider(name: str, fn, x):
