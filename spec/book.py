@@ -104,9 +104,12 @@ def status_table(agg: Aggregate, cid: str) -> dict[str, Any]:
     columns = [(d, m, p) for p in providers for d in devices for m in modes]
     lines = []
     for run in agg.runs:
+        if run.partial and not agg.run_cell(cid, run).rows:
+            continue  # a run of a selection (one provider's library) that did not select this claim
+        ran = [p for p in providers if p is None or agg.run_cell(cid, run, provider=p).rows]
         lines.append({
             "label": f"{run.label} ({run.builds})",
-            "cells": [_cell(agg.cell(cid, run, d, m, p)) for d, m, p in columns],
+            "cells": [_cell(agg.cell(cid, run, d, m, p)) if p in ran else None for d, m, p in columns],
         })
     labels = [f"{d} {m}" + (f" · {p}" if p else "") for d, m, p in columns]
     return {"columns": labels, "lines": lines if columns else []}
@@ -129,6 +132,8 @@ def notes(agg: Aggregate, cid: str) -> list[dict[str, Any]]:
     """Why cells are not a plain pass: failures, fixed hazards, n/a and skip reasons, absent devices."""
     found: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
     for run in agg.runs:
+        if run.partial and not agg.run_cell(cid, run).rows:
+            continue  # not selected in that run (a run of one section, one provider's library)
         for dev in agg.devices_of(cid):
             for mode in agg.modes_of(cid):
                 cell = agg.cell(cid, run, dev, mode)

@@ -105,6 +105,15 @@ def _cells(agg: Aggregate, c, columns: list[dict[str, Any]], provider: str | Non
         if mode not in modes:
             cells.append({"css": "blank", "md": "", "html": "", "title": f"{c.id} has no {mode} tests", "note": None})
             continue
+        if provider is not None and not agg.run_cell(c.id, run, provider=provider).rows:
+            cells.append({"css": "blank", "md": "", "html": "", "title": f"the run {run.label} did not run the provider "
+                          f"{provider}", "note": None})
+            continue
+        if run.partial and not agg.run_cell(c.id, run).rows:
+            # A run of a selection (one section, one provider's library) says nothing of the claims it did not select.
+            cells.append({"css": "blank", "md": "", "html": "", "title": f"{c.id} not selected in the run {run.label}",
+                          "note": None})
+            continue
         devices = run.present if device_axis else [ANY_DEVICE]
         parts = [(dev, agg.cell(c.id, run, dev, mode, provider)) for dev in devices]
         whole = agg.run_cell(c.id, run, mode, provider)
