@@ -282,9 +282,10 @@ def _doc_order(doc: dict[str, Any]) -> tuple:
 def runs_of(docs: list[dict[str, Any]]) -> list[Run]:
     """One run per results document, ordered by torch release (as a version), then Python.
 
-    A run's key is its torch release, with the Python (then the build, then the label) added only
-    where several documents share the release; two documents that agree on all of them describe
-    the same run, which is an error.
+    A run's key is its torch release, with the Python (then the build) added only where several
+    documents with the same label share the release, then the label where there is one (a provider
+    library's run: ``2.15.0/deepxde 1.15.0``); two documents that agree on all of them describe the
+    same run, which is an error.
     """
     docs = sorted(docs, key=_doc_order)
 
@@ -301,8 +302,13 @@ def runs_of(docs: list[dict[str, Any]]) -> list[Run]:
                 f"two results files describe the same run (torch {d['torch']['version']}, Python {d.get('python')}): "
                 f"{twins[0].get('_path')} and {d.get('_path')} (give one of them a SPEC_RESULTS_LABEL)"
             )
-        level = next(k for k in range(1, 5) if sum(1 for other in idents if other[:k] == ident[:k]) == 1)
+        # A labelled run (a provider library's run, say) is keyed by its release and label, so that it does not
+        # rename the unlabelled runs of the same release: those are told apart among themselves only.
+        peers = [other for other in idents if other[3] == ident[3]]
+        level = next(k for k in range(1, 4) if sum(1 for other in peers if other[:k] == ident[:k]) == 1)
         key = "/".join(part for part in ident[:level] if part) or ident[0]
+        if ident[3]:
+            key += f"/{ident[3]}"
         runs.append(Run(key, [d], [Row.from_json(r) for r in d["tests"]]))
     return runs
 

@@ -230,8 +230,8 @@ def test_deepcopy_only_leaves(device, dtype, check):
 @claim(
     "PARAM-008",
     "detach_() detaches a tensor in place, making it a leaf: for b = a * 2, b.detach_() returns b itself, which then "
-    "neither requires grad nor has a grad_fn; on a view it raises \"Can't detach views in-place. Use detach() "
-    "instead.\"",
+    "neither requires grad nor has a grad_fn; on a view it raises \"Can't detach views in-place\" (use detach() "
+    "there).",
     section="Leaves, Parameters and conversions",
     ref="https://pytorch.org/docs/stable/generated/torch.Tensor.detach_.html",
 )
