@@ -302,13 +302,10 @@ def runs_of(docs: list[dict[str, Any]]) -> list[Run]:
                 f"two results files describe the same run (torch {d['torch']['version']}, Python {d.get('python')}): "
                 f"{twins[0].get('_path')} and {d.get('_path')} (give one of them a SPEC_RESULTS_LABEL)"
             )
-        # A labelled run (a provider library's run, say) is keyed by its release and label, so that it does not
-        # rename the unlabelled runs of the same release: those are told apart among themselves only.
         peers = [other for other in idents if other[3] == ident[3]]
         level = next(k for k in range(1, 4) if sum(1 for other in peers if other[:k] == ident[:k]) == 1)
         key = "/".join(part for part in ident[:level] if part) or ident[0]
-        if ident[3]:
-            key += f"/{ident[3]}"
+        key += f"/{ident[3]}" if ident[3] else ""
         runs.append(Run(key, [d], [Row.from_json(r) for r in d["tests"]]))
     return runs
 
@@ -465,8 +462,7 @@ class Aggregate:
     def modes_of(self, cid: str) -> list[str]:
         return sorted({r.mode for _, r in self.rows_of.get(cid, [])}, key=mode_order)
 
-    def providers_of(self, cid: str) -> list[str]:
-        """The derivative providers a claim's rows ran with (empty for a claim without a provider axis)."""
+    def providers_of(self, cid: str) -> list[str]:  # the derivative providers of an operator claim's rows
         return sorted({r.provider for _, r in self.rows_of.get(cid, []) if r.provider is not None})
 
     # ----------------------------------------------------------------- cells and statuses
@@ -480,8 +476,7 @@ class Aggregate:
         why = "no results for this combination"
         if provider is not None:
             rows = [r for r in rows if r.provider == provider]
-            if not rows:
-                why = f"this run did not run the provider {provider}"
+            why = f"this run did not run the provider {provider}"
         if not rows and provider is None:
             info = run.devices.get(device)
             if device != ANY_DEVICE and info is not None and not info.get("present"):
