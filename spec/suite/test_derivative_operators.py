@@ -14,6 +14,8 @@ import weakref
 import pytest
 import torch
 
+import spec.check
+
 from spec import claim, dtypes
 from spec.check import not_applicable
 from spec.claims import modes
@@ -423,7 +425,9 @@ def test_under_torch_compile(provider, op, mode, device, dtype, check):
             "divergence": (W, torch.diagonal(W_jac(x), dim1=1, dim2=2).sum(-1, keepdim=True))}
     fn, ref = refs[op]
     step = compiled(lambda z: getattr(ops, op)(fn, z), mode)
-    out = check.works(f"compiled {provider}.{op}", lambda: step(x))
+    # Dynamo reads .grad of the traced non-leaf tensors itself (torch 2.15 warns then); the claim is not about that.
+    with spec.check.tolerating(UserWarning, "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed"):
+        out = check.works(f"compiled {provider}.{op}", lambda: step(x))
     close(check, f"compiled {op}", out, ref, x, tuple(ref.shape))
 
 
