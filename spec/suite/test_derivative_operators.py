@@ -15,7 +15,6 @@ import pytest
 import torch
 
 import spec.check
-
 from spec import claim, dtypes
 from spec.check import not_applicable
 from spec.claims import modes
