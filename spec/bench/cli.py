@@ -67,8 +67,9 @@ def configure(parser) -> None:
         "--instr-threshold",
         default=str(instr.DEFAULT_INSTR_THRESHOLD),
         help="with --compare, where both runs have callgrind instruction counts: a case is 'slower' when its "
-        f"method's instructions per call grew by more than this (default {instr.DEFAULT_INSTR_THRESHOLD:.0%%}; "
-        f"the noise floor measured between two runs of one torch: {instr.NOISE_FLOOR:.1%%})",
+        "method's instructions per call grew by more than this (0.05 or 5%%; default "
+        f"{instr.DEFAULT_INSTR_THRESHOLD * 100:g}%%; the largest change measured between two runs of one torch: "
+        f"{instr.NOISE_FLOOR * 100:g}%%)",
     )
     parser.add_argument("--no-plots", action="store_true", help="render the Markdown only")
     parser.add_argument(

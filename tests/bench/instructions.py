@@ -304,7 +304,7 @@ def merge_into(bench_json: Path, record: dict[str, Any]) -> None:
         if row is not None:
             extra["instructions"] = row["method"]
             extra["forward_instructions"] = row["forward"]
-    bench_json.write_text(json.dumps(doc, indent=2) + "\n")
+    bench_json.write_text(json.dumps(doc, indent=4) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         return worker(args)
     cases = list(SUBSET) if args.subset else (args.cases.split(",") if args.cases else eager_cases())
+    if valgrind_version() is None:
+        print("valgrind is not on PATH: no instruction counts (the wall-time benchmarks stand alone)")
+        return 0
     record = count(cases, args.patch, args.calls)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
