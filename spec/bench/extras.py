@@ -45,10 +45,10 @@ def d50_model(doc: dict | None) -> dict[str, Any] | None:
             continue
         d, n = e["differentiable"], e["not differentiable"]
         row = PAPER_ROW.get(name)
-        lines.append({"method": name, "ms_diff": d["ms_per_datum"], "ms_nodiff": n["ms_per_datum"],
+        lines.append({"method": name, "na": None, "ms_diff": d["ms_per_datum"], "ms_nodiff": n["ms_per_datum"],
                       "mib_diff": d.get("mib_per_datum"), "mib_nodiff": n.get("mib_per_datum"),
                       "paper": paper.get(row) if row else None, "paper_row": row, "error": e["rel_error_float64"]})
-    slopes = {x["method"]: x for x in lines if "na" not in x}
+    slopes = {x["method"]: x for x in lines if not x["na"]}
     ratios = []
     for label, std, col in (("jet-for-pytorch", "jet_standard", "jet_collapsed"),
                             ("ours (by hand)", "ours_standard", "ours_collapsed")):
@@ -57,6 +57,11 @@ def d50_model(doc: dict | None) -> dict[str, Any] | None:
                            "diff": slopes[col]["ms_diff"] / slopes[std]["ms_diff"],
                            "nodiff": slopes[col]["ms_nodiff"] / slopes[std]["ms_nodiff"]})
     stoch = doc.get("stochastic") or {}
+    exact_at = []  # the exact methods' time at the stochastic rows' batch size, where the sweep has it
+    for name, e in doc["exact"].items():
+        nd = e.get("not differentiable") or {}
+        if stoch.get("batch") in (nd.get("batches") or []):
+            exact_at.append({"method": name, "ms": 1e3 * nd["seconds"][nd["batches"].index(stoch["batch"])]})
     return {"doc": doc, "lines": lines, "ratios": ratios, "predicted": paper["predicted collapsed/standard"],
             "paper_measured": paper["measured collapsed/standard"], "stochastic": stoch.get("rows") or [],
-            "stoch": stoch}
+            "stoch": stoch, "exact_at": exact_at}

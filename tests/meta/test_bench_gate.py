@@ -34,7 +34,7 @@ def _record(path: Path) -> dict:
 
 def test_the_three_records_count_the_same_cases_on_the_same_setup():
     base, rerun, patched = (_record(p) for p in (BASELINE, RERUN, PATCHED))
-    assert set(base["cases"]) == set(rerun["cases"]) == set(patched["cases"]) and len(base["cases"]) >= 30
+    assert set(base["cases"]) == set(rerun["cases"]) == set(patched["cases"]) and len(base["cases"]) >= 10
     assert not gate.differences(base, rerun) and not gate.differences(base, patched)
     assert base["torch"] == rerun["torch"] == patched["torch"]
     assert (base["patch"], rerun["patch"], patched["patch"]) == (None, None, "tanh-backward-twice")
