@@ -25,7 +25,8 @@ def counts_model(run: dict) -> dict[str, Any] | None:
         lines.append({"case": case, "method": c["method"] / 1e6, "forward": c["forward"] / 1e6,
                       "ratio": c["method"] / c["forward"], "wall": row["ratio"] if row else None})
     missing = sorted({c["case"] for c in eager} - set(rec["cases"]))
-    return {"rec": rec, "lines": lines, "eager": len(eager), "missing": missing}
+    reasons = sorted({(rec.get("not_counted") or {}).get(c, "no reason recorded") for c in missing})
+    return {"rec": rec, "lines": lines, "eager": len(eager), "missing": missing, "reasons": reasons}
 
 
 def _compiled(run: dict, method: str) -> bool:
