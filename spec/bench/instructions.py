@@ -84,7 +84,7 @@ def render_counts(result: dict) -> str:
         f"Change: NEW/OLD of the method's instructions per call. **slower**: more than +{t:.1%}. Noise floor: two "
         f"runs of one torch differed by at most {result['noise_floor']:.1%} (measured; the threshold should stay "
         "several times above it). Counts cannot see memory bandwidth and cache misses, threading, the GPU or the "
-        "CPU's clock: the wall-time ratios above stay the figure to read, the counts are the gate.",
+        "CPU's clock: the wall-time ratios stay the figure to read, the counts are the gate.",
         "",
         "| case | OLD instructions | NEW instructions | change | forward change | method/forward OLD -> NEW | verdict |",
         "|---|---:|---:|---:|---:|---:|---|",

@@ -5,7 +5,8 @@
 ``patched.json`` (the same torch with ``--patch tanh-backward-twice``: ``aten::tanh_backward`` computed twice
 through a kernel at the ADInplaceOrView key, with its calls per case counted). The proofs: the same torch
 twice raises no alarm, and its largest change is the measured noise floor; the patched torch is flagged at
-5 % on every case that calls tanh's backward and on no other. The live check (the same comparison, counted
+0.5 % on every case that calls tanh's backward and on no other, and at the default 5 % on those where it adds
+more than 5 % (the patch adds 0.7 % to 10.9 % to the cases that call it). The live check (the same comparison, counted
 now) is ``tests/bench/gate_live_check.py`` (``tox -e bench-gate``).
 """
 
@@ -57,15 +58,24 @@ def test_the_noise_floor_is_what_the_two_runs_of_one_torch_show():
     assert gate.DEFAULT_INSTR_THRESHOLD >= 10 * gate.NOISE_FLOOR
 
 
-def test_the_patched_backward_is_flagged_on_the_cases_that_use_it_and_no_other(capsys):
-    assert main(["bench-report", "--compare", str(BASELINE), str(PATCHED)]) == 1
-    out = capsys.readouterr().out
-    assert "INSTRUCTIONS:" in out
+#: a threshold five noise floors up: every case whose count the patch moves at all is flagged at it (the smallest
+#: addition, 3 calls of the kernel in the weight gradient of the hand-written PINN step, is 0.7 %)
+LOW_THRESHOLD = 0.005
+
+
+def _users(patched: dict) -> set[str]:
+    return {c for c, row in patched["cases"].items() if row["patched_calls"] > 0}
+
+
+def test_at_half_a_percent_the_patched_backward_is_flagged_on_the_cases_that_use_it_and_no_other(capsys):
+    assert main(["bench-report", "--compare", str(BASELINE), str(PATCHED), "--instr-threshold", "0.5%"]) == 1
+    assert "INSTRUCTIONS:" in capsys.readouterr().out
     patched = _record(PATCHED)
-    result = gate.compare_counts(_record(BASELINE), patched)
-    users = {c for c, row in patched["cases"].items() if row["patched_calls"] > 0}
-    assert users and set(result["slower"]) == users, (sorted(set(result["slower"]) ^ users))
-    # the cases that never call it (the hand-written recurrences, jet's Taylor mode) did not move at all
+    result = gate.compare_counts(_record(BASELINE), patched, LOW_THRESHOLD)
+    users = _users(patched)
+    assert users and set(result["slower"]) == users, sorted(set(result["slower"]) ^ users)
+    assert users != set(patched["cases"]), "the proof needs cases that do not call tanh's backward"
+    # the cases that never call it (the hand-written recurrences, jet's Taylor mode) did not move beyond the floor
     for row in result["rows"]:
         if row["case"] not in users:
             assert abs(row["change"] - 1) <= gate.NOISE_FLOOR, row
@@ -73,14 +83,24 @@ def test_the_patched_backward_is_flagged_on_the_cases_that_use_it_and_no_other(c
     assert all(abs(r["forward_change"] - 1) <= gate.NOISE_FLOOR for r in result["rows"])
 
 
+def test_at_the_default_five_percent_only_cases_that_use_it_are_flagged(capsys):
+    assert main(["bench-report", "--compare", str(BASELINE), str(PATCHED)]) == 1
+    patched = _record(PATCHED)
+    result = gate.compare_counts(_record(BASELINE), patched)
+    assert result["threshold"] == gate.DEFAULT_INSTR_THRESHOLD == 0.05
+    assert result["slower"] and set(result["slower"]) <= _users(patched)
+    assert set(result["slower"]) == {r["case"] for r in result["rows"] if r["change"] > 1.05}
+
+
 def test_the_patch_is_a_small_slowdown():
-    """A few per cent to a few tens: the kind of change wall time on this VM cannot see (tau about 15 %)."""
-    result = gate.compare_counts(_record(BASELINE), _record(PATCHED))
-    changes = sorted(r["change"] - 1 for r in result["rows"] if r["case"] in set(result["slower"]))
-    assert changes[0] < 0.5, changes
+    """Under a per cent to about ten: changes that wall time on this VM cannot see (run-to-run noise about 15 %)."""
+    patched = _record(PATCHED)
+    result = gate.compare_counts(_record(BASELINE), patched, LOW_THRESHOLD)
+    changes = sorted(r["change"] - 1 for r in result["rows"] if r["case"] in _users(patched))
+    assert 0.005 < changes[0] < 0.05 and changes[-1] < 0.15, changes
 
 
-@pytest.mark.parametrize("threshold, flagged", [("5%", True), ("0.2%", True), ("1000%", False)])
+@pytest.mark.parametrize("threshold, flagged", [("5%", True), ("1%", True), ("1000%", False)])
 def test_the_threshold_is_an_option(capsys, threshold, flagged):
     code = main(["bench-report", "--compare", str(BASELINE), str(PATCHED), "--instr-threshold", threshold])
     assert code == (1 if flagged else 0)
