@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 #: a budgeted subset for CI: small cases that use tanh's backward (nested autograd, torch.func, forward AD)
-#: and one that does not (the hand-written Taylor recurrences); about 3 minutes with the import under valgrind
+#: and one that does not (the hand-written Taylor recurrences); 5 min 10 s on the loaded 2-core VM, import included
 SUBSET = ("derivative-k2-nested_grad", "laplacian-d2-func_jacrev", "laplacian-d2-forward_ad", "derivative-k2-analytic")
 #: method calls (and forward calls) counted per case; the counts are per call
 CALLS = 1
