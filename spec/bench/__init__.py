@@ -25,7 +25,13 @@ OLD now fails its correctness check; :mod:`spec.bench.stats` says how it decides
 ``tests/meta/test_bench_report.py`` proves both sides on synthetic runs with and without
 run-to-run noise and on rounds resampled from the committed run.
 
+Where both runs carry callgrind instruction counts (``autograd_spec.instructions``, from
+``python -m tests.bench.instructions``), ``--compare`` also judges them at ``--instr-threshold`` (default 5 %;
+:mod:`spec.bench.instructions`), and exits 1 on a case whose instructions per call grew beyond it.
+
 The modules: :mod:`spec.bench.cli` (the arguments, and what each way of calling does),
+:mod:`spec.bench.instructions` (the instruction-count gate), :mod:`spec.bench.extras` (the report's sections on
+the counts and on the D = 50 Laplacian experiment),
 :mod:`spec.bench.load` (a JSON into a run; whether two runs compare), :mod:`spec.bench.stats` (the
 comparison), :mod:`spec.bench.render` (the report and the comparison as Markdown, through
 ``spec/templates/bench-*.md.j2``) and :mod:`spec.bench.plots` (the report's PNGs).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from spec.bench import instructions as instr
 from spec.bench.load import load, machine_differences
 from spec.bench.render import REPORT_NAME, render, render_compare, render_markdown
 from spec.bench.stats import (
@@ -62,6 +63,14 @@ def configure(parser) -> None:
         "plan differ); "
         "without it that is an error, because the change would be the machine's, not torch's",
     )
+    parser.add_argument(
+        "--instr-threshold",
+        default=str(instr.DEFAULT_INSTR_THRESHOLD),
+        help="with --compare, where both runs have callgrind instruction counts: a case is 'slower' when its "
+        "method's instructions per call grew by more than this (0.05 or 5%%; default "
+        f"{instr.DEFAULT_INSTR_THRESHOLD * 100:g}%%; the largest change measured between two runs of one torch: "
+        f"{instr.NOISE_FLOOR * 100:g}%%)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="render the Markdown only")
     parser.add_argument(
         "--check",
@@ -79,19 +88,38 @@ def run(args) -> int:
         threshold = parse_threshold(args.threshold)
         confidence = parse_confidence(args.confidence)
         old, new = (load(p) for p in args.compare)
-        differs = machine_differences(old, new)
-        if differs and not args.any_machine:
-            raise CommandError("OLD and NEW ran on different machines (" + "; ".join(differs) + "): their ratios "
-                               "are not comparable (pass --any-machine to compare them anyway)")
-        run_noise = None if args.run_noise == "auto" else parse_spread(args.run_noise, "--run-noise")
-        result = compare(old, new, threshold, confidence, run_noise, parse_spread(args.run_shift, "--run-shift"))
-        result["machine_differences"] = differs
-        text = render_compare(result, old, new, threshold, confidence)
+        counts_old, counts_new = instr.record_of(old), instr.record_of(new)
+        counts_differ = instr.differences(counts_old, counts_new) if counts_old and counts_new else []
+        if counts_differ and not args.any_machine:
+            raise CommandError("OLD's and NEW's instruction counts were made on different machines or setups ("
+                               + "; ".join(counts_differ) + "): not comparable (pass --any-machine to compare anyway)")
+        text, failed = "", False
+        if old["rows"] and new["rows"]:
+            differs = machine_differences(old, new)
+            if differs and not args.any_machine:
+                raise CommandError("OLD and NEW ran on different machines (" + "; ".join(differs) + "): their "
+                                   "ratios are not comparable (pass --any-machine to compare them anyway)")
+            run_noise = None if args.run_noise == "auto" else parse_spread(args.run_noise, "--run-noise")
+            result = compare(old, new, threshold, confidence, run_noise, parse_spread(args.run_shift, "--run-shift"))
+            result["machine_differences"] = differs
+            text = render_compare(result, old, new, threshold, confidence)
+            failed = bool(result["regressions"] or result["pooled_regressions"])
+        else:
+            text = (f"# Benchmark comparison: {old['label']} -> {new['label']}\n\nNo wall-time comparison: "
+                    f"{'OLD' if not old['rows'] else 'NEW'} has no timed cases (an instruction-count document).\n")
+        if counts_old and counts_new:
+            counted = instr.compare_counts(counts_old, counts_new, parse_threshold(args.instr_threshold))
+            text += "\n" + instr.render_counts(counted)
+            failed = failed or bool(counted["slower"])
+        else:
+            missing = " and ".join(n for n, c in (("OLD", counts_old), ("NEW", counts_new)) if not c)
+            text += (f"\nNo instruction counts in {missing} (python -m tests.bench.instructions --into ...): the "
+                     "gate is the wall time alone.\n")
         print(text, end="")
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(text)
-        return 1 if result["regressions"] or result["pooled_regressions"] else 0
+        return 1 if failed else 0
     if not args.results:
         raise CommandError("nothing to do: give RESULTS.json files to render, or --compare OLD NEW")
     runs = [load(p) for p in args.results]

@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from spec.bench.extras import counts_model, d50_model
 from spec.bench.load import View
 from spec.bench.stats import DEFAULT_CONFIDENCE, DEFAULT_RUN_NOISE, gate_precision
 from spec.render import environment, tidy
@@ -349,7 +350,7 @@ def report_model(runs: list[dict], plots: bool = True) -> dict[str, Any]:
             why = next(r["reason"] for (_c, dev), r in sorted(run["not_timed"].items()) if dev == device)
             absent.append({"device": device, "why": why})
         out.append({"label": run["label"], "sections": [section_model(run, d, plots) for d in devices],
-                    "absent": absent})
+                    "absent": absent, "counts": counts_model(run), "d50": d50_model(run["meta"].get("laplacian_d50"))})
     across = None
     if len(runs) > 1:
         keys = sorted({k for r in runs for k in r["rows"]})

@@ -1,0 +1,341 @@
+"""Instruction counts of the benchmark cases under valgrind's callgrind: one valgrind process for many cases.
+
+Wall time on a shared 2-core VM moves by tens of per cent between two runs of one torch; the number of
+instructions a call executes does not (two runs of every eager case, one torch: see
+``docs/bench/instructions/``). So every eager case is also counted, the way
+``torch.utils.benchmark.Timer.collect_callgrind`` counts, but with torch imported under valgrind once:
+
+    python -m tests.bench.instructions --out results/bench/instructions-torch2.15.0.json \
+        [--cases ID,ID | --subset] [--patch tanh-backward-twice] [--into results/bench/bench-torch2.15.0.json]
+
+The driver (this module, outside valgrind) starts ``valgrind --tool=callgrind --collect-atstart=no
+--instr-atstart=no python -m tests.bench.instructions --worker ...``. The worker imports torch
+uninstrumented (near native speed); callgrind's instrumentation starts before the first counted call
+and stays on (a second start after a stop gave negative totals in valgrind 3.19). For each case the
+worker builds it, calls the method and the forward pass once each (the warm-up: lazy
+initialisation, the allocator), switches collection on, calls the method ``calls`` times, dumps the
+counters under the case's name, calls the forward pass ``calls`` times, dumps again, and switches
+collection off. The client
+requests (``CALLGRIND_START_INSTRUMENTATION``, ``CALLGRIND_TOGGLE_COLLECT``, ``CALLGRIND_DUMP_STATS_AT``)
+come from a 10-line C helper compiled here with the system compiler against valgrind's
+``callgrind.h``; without one, torch's own ``torch._C._valgrind_toggle`` (what torch.utils.benchmark
+uses) toggles collection and the instrumentation stays on from the start (slower, same counts).
+
+What counts cannot see: memory bandwidth and cache misses (an instruction that waits for DRAM counts
+once), threading (one thread here; contention and parallel speed-up are invisible), the GPU (a kernel
+launch is a few host instructions, whatever the kernel does), and the frequency the CPU runs at. They
+are also specific to the CPU's instruction set: torch picks AVX2 or AVX-512 kernels at run time
+(``torch.backends.cpu.get_cpu_capability()``), so the document records it and a comparison refuses two
+different ones.
+
+``--patch tanh-backward-twice`` is the gate's proof of sensitivity: it registers a kernel for
+``aten::tanh_backward`` at the ``ADInplaceOrView`` dispatch key that redispatches to torch's own
+kernel twice (the derivative of tanh computed twice, the first result returned; double backward,
+forward AD and torch.func reach it too) and counts its calls per case (``patched_calls``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+#: a budgeted subset for CI: small cases that use tanh's backward (nested autograd, torch.func, forward AD)
+#: and one that does not (the hand-written Taylor recurrences); 5 min 10 s on the loaded 2-core VM, import included
+SUBSET = ("derivative-k2-nested_grad", "laplacian-d2-func_jacrev", "laplacian-d2-forward_ad", "derivative-k2-analytic")
+#: method calls (and forward calls) counted per case; the counts are per call
+CALLS = 1
+PATCHES = ("tanh-backward-twice",)
+SCHEMA = 1
+
+_HELPER_C = r"""
+#include <valgrind/valgrind.h>
+#include <valgrind/callgrind.h>
+int cg_running(void) { return RUNNING_ON_VALGRIND; }
+void cg_start(void) { CALLGRIND_START_INSTRUMENTATION; }
+void cg_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+void cg_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
+"""
+
+
+def build_helper(folder: Path) -> Path | None:
+    """Compile the client-request helper into ``folder``; None without a C compiler or valgrind's headers."""
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if cc is None:
+        return None
+    src, lib = folder / "cg_helper.c", folder / "cg_helper.so"
+    src.write_text(_HELPER_C)
+    done = subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(lib), str(src)], capture_output=True, text=True)
+    return lib if done.returncode == 0 else None
+
+
+class Requests:
+    """The callgrind client requests, from the helper library or (collection only) from torch."""
+
+    def __init__(self, helper: str | None) -> None:
+        import ctypes
+
+        import torch
+
+        self.lib = ctypes.CDLL(helper) if helper else None
+        if self.lib is not None:
+            self.lib.cg_dump.argtypes = [ctypes.c_char_p]
+        self.torch = torch
+        self.instrumented = False
+
+    def on(self) -> None:
+        if self.lib is not None:
+            if not self.instrumented:  # once: a second START after a STOP left callgrind's totals negative
+                self.lib.cg_start()
+                self.instrumented = True
+            self.lib.cg_toggle()
+        else:
+            self.torch._C._valgrind_toggle()
+
+    def dump(self, name: str) -> None:
+        if self.lib is not None:
+            self.lib.cg_dump(name.encode())
+        else:  # torch dumps and toggles: toggle back on
+            self.torch._C._valgrind_toggle_and_dump_stats()
+            self.torch._C._valgrind_toggle()
+
+    def off(self) -> None:
+        if self.lib is not None:
+            self.lib.cg_toggle()
+        else:
+            self.torch._C._valgrind_toggle()
+
+
+def install_patch(name: str) -> dict[str, int]:
+    """Apply ``name`` (see PATCHES); returns the counter of its calls. The library object is kept alive here."""
+    import torch
+
+    if name != "tanh-backward-twice":
+        raise SystemExit(f"unknown patch {name!r} (known: {', '.join(PATCHES)})")
+    counter = {"calls": 0}
+    op = torch.ops.aten.tanh_backward.default
+    after = torch._C._after_ADInplaceOrView_keyset
+
+    def tanh_backward_twice(keyset, grad, output):
+        counter["calls"] += 1
+        ks = keyset & after
+        result = op.redispatch(ks, grad, output)
+        op.redispatch(ks, grad, output)  # the same derivative again: real work inside torch's backward
+        return result
+
+    lib = torch.library.Library("aten", "IMPL")
+    lib.impl("tanh_backward", tanh_backward_twice, "ADInplaceOrView", with_keyset=True)
+    _KEEP.append(lib)
+    return counter
+
+
+_KEEP: list[Any] = []
+
+
+def eager_cases() -> list[str]:
+    """Every eager case that applies (compiled methods are not counted: their first call compiles)."""
+    from tests.bench import methods as bm
+
+    return [c.id for c in bm.all_cases() if not c.compiled and c.na_reason is None]
+
+
+def worker(args) -> int:
+    """Inside valgrind: count each case; write what was done (the counts are in callgrind's dumps)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    import torch
+
+    torch.set_num_threads(1)
+    from tests.bench import methods as bm
+
+    req = Requests(os.environ.get("SPEC_CG_HELPER") or None)
+    counter = install_patch(args.patch) if args.patch else None
+    done = []
+    for case_id in args.cases.split(","):
+        case = bm.parse_case_id(case_id)
+        why = bm.REGISTRY[case.method].unavailable()
+        if why:
+            done.append({"case": case_id, "skipped": why})
+            continue
+        built = bm.build(case)
+        built.method()  # the warm-up: lazy initialisation, the allocator
+        built.forward()
+        gc.collect()
+        gc.disable()
+        before = counter["calls"] if counter else 0
+        req.on()
+        for _ in range(args.calls):
+            built.method()
+        req.dump(f"{case_id}|method")
+        for _ in range(args.calls):
+            built.forward()
+        req.dump(f"{case_id}|forward")
+        req.off()
+        gc.enable()
+        entry = {"case": case_id, "calls": args.calls}
+        if counter:
+            entry["patched_calls"] = (counter["calls"] - before) // args.calls
+        done.append(entry)
+        del built
+    info = {"torch": torch.__version__, "python": platform.python_version(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
+            "done": done}
+    Path(args.worker_out).write_text(json.dumps(info))
+    return 0
+
+
+_DESC = re.compile(r"^desc: Trigger: Client Request: (.*)$", re.M)
+_TOTAL = re.compile(r"^(?:summary|totals): (\d+)", re.M)
+
+
+def read_dumps(folder: Path) -> dict[str, int]:
+    """Dump name -> instructions (Ir), from every callgrind output file in ``folder``."""
+    out: dict[str, int] = {}
+    for path in sorted(folder.glob("cg.out*")):
+        text = path.read_text(errors="replace")
+        name, total = _DESC.search(text), _TOTAL.search(text)
+        if name and total:
+            out[name.group(1).strip()] = int(total.group(1))
+    return out
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def valgrind_version() -> str | None:
+    exe = shutil.which("valgrind")
+    if exe is None:
+        return None
+    return subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip() or None
+
+
+def count(cases: list[str], patch: str | None = None, calls: int = CALLS, timeout: float = 3600) -> dict[str, Any]:
+    """Run the worker under callgrind once for ``cases``; the ``instructions`` record of a benchmark JSON."""
+    version = valgrind_version()
+    if version is None:
+        raise RuntimeError("valgrind is not on PATH")
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="spec-cg-") as tmp:
+        folder = Path(tmp)
+        helper = build_helper(folder)
+        env = dict(os.environ, PYTHONHASHSEED="0", SPEC_CG_HELPER=str(helper or ""),
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
+                                                            os.environ.get("PYTHONPATH")])))
+        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--instr-atstart={'no' if helper else 'yes'}",
+               "--dump-instr=no", "--dump-line=no", f"--callgrind-out-file={folder / 'cg.out'}",
+               sys.executable, "-m", "tests.bench.instructions", "--worker", "--cases", ",".join(cases),
+               "--calls", str(calls), "--worker-out", str(folder / "worker.json")]
+        if patch:
+            cmd += ["--patch", patch]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0 or not (folder / "worker.json").is_file():
+            raise RuntimeError(f"the worker under valgrind failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        info = json.loads((folder / "worker.json").read_text())
+        dumps = read_dumps(folder)
+    counted, not_counted = {}, {}
+    for entry in info["done"]:
+        cid = entry["case"]
+        if "skipped" in entry:
+            not_counted[cid] = entry["skipped"]
+            continue
+        m, f = dumps.get(f"{cid}|method"), dumps.get(f"{cid}|forward")
+        if m is None or f is None:
+            not_counted[cid] = "no callgrind dump (the worker ran outside valgrind?)"
+            continue
+        if not (0 < m < 2**62 and 0 < f < 2**62):
+            raise RuntimeError(f"{cid}: callgrind reported {m} and {f} instructions: not a count")
+        row = {"method": m // calls, "forward": f // calls, "ratio": m / f}
+        if "patched_calls" in entry:
+            row["patched_calls"] = entry["patched_calls"]
+        counted[cid] = row
+    return {
+        "schema": SCHEMA,
+        "valgrind": version,
+        "tool": "callgrind, Ir (instructions executed) per call; torch imported once under valgrind, collection "
+                "toggled around each case",
+        "torch": info["torch"],
+        "python": info["python"],
+        "cpu": cpu_name(),
+        "cpu_capability": info["cpu_capability"],
+        "threads": info["threads"],
+        "calls": calls,
+        "patch": patch,
+        "client_requests": "helper library (instrumentation off outside the cases)" if helper else "torch._C",
+        "wall_s": round(time.time() - started, 1),
+        "cases": counted,
+        "not_counted": not_counted,
+    }
+
+
+def document(record: dict[str, Any]) -> dict[str, Any]:
+    """An instruction-only benchmark document (no wall times): what ``python -m spec bench-report`` loads."""
+    from tests.bench import methods as bm
+
+    return {"benchmarks": [], "machine_info": {}, "datetime": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "autograd_spec": {"schema": 2, "torch": record["torch"], "python": record["python"],
+                              "threads": record["threads"], "instructions": record, **bm.describe(),
+                              "not_timed": []}}
+
+
+def merge_into(bench_json: Path, record: dict[str, Any]) -> None:
+    """Add the counts to a benchmark JSON (``autograd_spec.instructions``) and each of its rows' ``extra_info``."""
+    doc = json.loads(bench_json.read_text())
+    doc.setdefault("autograd_spec", {})["instructions"] = record
+    for bench in doc.get("benchmarks", []):
+        extra = bench.get("extra_info") or {}
+        row = record["cases"].get(extra.get("case"))
+        if row is not None:
+            extra["instructions"] = row["method"]
+            extra["forward_instructions"] = row["forward"]
+    bench_json.write_text(json.dumps(doc, indent=4) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.bench.instructions", description=__doc__.splitlines()[0])
+    p.add_argument("--out", help="write an instruction-only benchmark document here")
+    p.add_argument("--into", help="merge the counts into this benchmark JSON (pytest tests/bench --benchmark-json)")
+    p.add_argument("--cases", default=None, help="comma-separated case IDs (default: every eager case)")
+    p.add_argument("--subset", action="store_true", help=f"the budgeted CI subset: {', '.join(SUBSET)}")
+    p.add_argument("--patch", choices=PATCHES, default=None, help="count torch with this patch applied")
+    p.add_argument("--calls", type=int, default=CALLS)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--worker-out", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:  # no interpreter teardown under valgrind (a minute on a loaded VM): the counts are dumped
+        code = worker(args)
+        sys.stdout.flush()
+        os._exit(code)
+    cases = list(SUBSET) if args.subset else (args.cases.split(",") if args.cases else eager_cases())
+    if valgrind_version() is None:
+        print("valgrind is not on PATH: no instruction counts (the wall-time benchmarks stand alone)")
+        return 0
+    record = count(cases, args.patch, args.calls)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(document(record), indent=1) + "\n")
+    if args.into:
+        merge_into(Path(args.into), record)
+    print(f"counted {len(record['cases'])} case(s) in {record['wall_s']:.0f} s ({record['valgrind']}, torch "
+          f"{record['torch']}, {record['cpu_capability']}); not counted: {len(record['not_counted'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
