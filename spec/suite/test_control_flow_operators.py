@@ -19,21 +19,30 @@ from spec.suite.support import LAZY_IMPORT
 COND_BACKWARD = by_version(
     "CFLOW-001/torch.cond backward",
     {
-        "<2.1": {"outcome": "raised", "matches": r"has no attribute 'cond'"},
-        ">=2.1,<2.5": {"outcome": "raised", "matches": r"Autograd not implemented for cond"},
+        "<2.2": {"outcome": "raised", "matches": r"has no attribute 'cond'"},
+        ">=2.2,<2.5": {"outcome": "raised",
+                       "matches": r"Autograd not implemented for cond|appears to not have been used in the graph"},
         ">=2.5": {"outcome": "returned"},
     },
     ref="https://github.com/pytorch/pytorch/pull/126911",
-    note="confirmed by observation: absent on 2.0.1, differentiable on 2.8.0, 2.13.0 and 2.15.0; the 2.1-2.4 error "
-    "is read from the PR's test, unconfirmed by observation",
+    note="confirmed by observation: torch.cond absent on 2.0.1 and 2.1.2; on 2.2.2 to 2.4.1 no gradient (backward() "
+    "raises 'Autograd not implemented for cond', autograd.grad 'appears to not have been used in the graph'); "
+    "differentiable on every release 2.5.1 to 2.15.0",
 )
 #: torch.func transforms through torch.cond fail when the cond is run eagerly.
 FUNC_THROUGH_COND = by_version(
     "CFLOW-004/torch.func.grad through torch.cond",
-    {"<2.9": r"^AssertionError", ">=2.9": r"^AssertionError: Expected FakeTensor"},
+    {
+        "<2.3": r"^InternalTorchDynamoError: Cannot access data pointer",
+        ">=2.3,<2.7": r"^KeyError: <TransformType\.Grad",
+        ">=2.7,<2.8": r"^TorchRuntimeError: Dynamo failed to run FX node with fake tensors",
+        ">=2.8,<2.9": r"^AssertionError",
+        ">=2.9": r"^AssertionError: Expected FakeTensor",
+    },
     ref="https://github.com/pytorch/pytorch/pull/165908",
-    note="confirmed by observation: a bare AssertionError on 2.8.0, 'Expected FakeTensor, got Tensor' on 2.13.0 and "
-    "2.15.0 (the release of the rewording is unconfirmed)",
+    note="confirmed by observation: 'Cannot access data pointer' on 2.2.2, KeyError on 2.3.1 to 2.6.0, Dynamo's "
+    "fake-tensor error on 2.7.1, a bare AssertionError on 2.8.0, 'Expected FakeTensor, got Tensor' on 2.13.0 to 2.15.0 "
+    "(the releases in between from the matrix)",
 )
 #: while_loop: before its autograd the result had no graph to the closed-over x (an error); since then the gradient to
 #: a closed-over tensor counts only the last step (the while_loop analogue of pytorch#184528).
@@ -41,18 +50,40 @@ WHILE_LOOP_WRONG = by_version(
     "CFLOW-007/while_loop's gradient to a closed-over tensor counts only the last step",
     {"<2.9": False, ">=2.9": True},
     ref="https://github.com/pytorch/pytorch/issues/184528",
-    note="confirmed by observation: 'appears to not have been used in the graph' on 2.8.0, the wrong 2.25 on 2.13.0 "
-    "and 2.15.0; no upstream issue for while_loop was found (the reference is scan's), the first wrong release is "
-    "unconfirmed",
+    note="confirmed by observation: 'appears to not have been used in the graph' on 2.3.1 to 2.8.0 (while_loop had no "
+    "autograd), the wrong 2.25 on 2.13.0 and 2.15.0; no upstream issue for while_loop was found (the reference is "
+    "scan's); the first wrong release is the matrix's",
+)
+HAS_WHILE_LOOP = by_version(
+    "CFLOW-007/torch._higher_order_ops.while_loop exists",
+    {"<2.3": False, ">=2.3": True},
+    ref="https://github.com/pytorch/pytorch/pull/116823",
+    note="confirmed by observation: absent on 2.0.1 to 2.2.2, present on 2.3.1 and later",
 )
 #: The scan hazard: the gradient to a tensor the body closes over counts only the last step when neither init nor
 #: xs requires grad (pytorch#184528).
 SCAN_CLOSURE_WRONG = by_version(
     "CFLOW-005/scan's gradient to a closed-over parameter counts only the last step",
-    {"<2.13": True, ">=2.13": False},
+    {"<2.8": False, ">=2.8,<2.13": True, ">=2.13": False},
     ref="https://github.com/pytorch/pytorch/issues/184528",
-    note="confirmed by observation: wrong on 2.8.0, right on 2.13.0 and 2.15.0; the issue reports 2.11 and 2.12; the "
-    "first affected release and the fixing PR are unconfirmed",
+    note="confirmed by observation: no gradient at all on 2.7.1 ('appears to not have been used in the graph'), wrong "
+    "on 2.8.0 and 2.12.1, right on 2.13.0 to 2.15.0; the issue reports 2.11 and 2.12; the fixing PR is unconfirmed",
+)
+#: scan of a body that closes over a parameter requiring grad, with an init that does not: torch 2.6 refused it.
+SCAN_CALL = by_version(
+    "CFLOW-005/scan with a closed-over parameter that requires grad and an init that does not",
+    {"<2.7": {"outcome": "raised", "matches": r"requires_grad of the new_carry\[0\] True doesn't match that of the init"},
+     ">=2.7": {"outcome": "returned"}},
+    ref="https://github.com/pytorch/pytorch/issues/184528",
+    note="confirmed by observation: raised on 2.6.0, returned on 2.7.1 and later",
+)
+#: The gradient through scan's stacked outputs: none before scan had autograd for closed-over tensors.
+SCAN_OUTPUT_GRAD = by_version(
+    "CFLOW-006/scan's gradient through the stacked outputs to a closed-over parameter",
+    {"<2.8": {"outcome": "raised", "matches": r"appears to not have been used in the graph"},
+     ">=2.8": {"outcome": "returned"}},
+    ref="https://github.com/pytorch/pytorch/issues/184528",
+    note="confirmed by observation: raised on 2.6.0 and 2.7.1, right (6) on 2.8.0, 2.12.1, 2.13.0 to 2.15.0",
 )
 HAS_SCAN = by_version(
     "CFLOW-005/torch._higher_order_ops.scan exists",
@@ -83,12 +114,12 @@ BRANCHES = {"true": ([1.0, 2.0], lambda x: x.cos()), "false": ([-1.0, -2.0], lam
 def cond_or_absent(check):
     if not hasattr(torch, "cond"):
         check.call("torch.cond", lambda: torch.cond, COND_BACKWARD)
-        check.absent("torch.cond", lambda: torch.cond, AttributeError, "cond", reason="torch.cond arrived in torch 2.1")
+        check.absent("torch.cond", lambda: torch.cond, AttributeError, "cond", reason="torch.cond arrived in torch 2.2")
 
 
 @claim(
     "CFLOW-001",
-    "torch.cond is differentiable in eager mode since torch 2.5: the gradient is the taken branch's, cos(x) = "
+    "torch.cond (since torch 2.2) is differentiable in eager mode since torch 2.5 (before, its output has no graph to x): the gradient is the taken branch's, cos(x) = "
     "[cos 1, cos 2] where sum(x) > 0 (sin branch) and 2x = [-2, -4] elsewhere (x*x branch), by backward() and by "
     "autograd.grad.",
     section="Control flow operators",
@@ -215,20 +246,23 @@ def test_scan_closed_over_parameter(device, dtype, check):
     w = torch.tensor(0.5, device=device, dtype=dtype, requires_grad=True)
     xs = torch.tensor([1.0, 2.0, 3.0], device=device, dtype=dtype)
     init = torch.tensor(0.0, device=device, dtype=dtype)
-    carry, _ = check.works("scan(body, init, xs)", lambda: additive_scan(w, xs, init))
+    out = check.call("scan(body, init, xs)", lambda: additive_scan(w, xs, init), SCAN_CALL)
+    if out is None:
+        return
+    carry, _ = out
     check.tensor("the final carry", carry, 3.0, dtype=dtype, device=device)
     check.hazard("d carry/dw", lambda: torch.autograd.grad(carry, w)[0], wrong=torch.tensor(3.0, dtype=dtype),
-                 truth=torch.tensor(6.0, dtype=dtype), present=SCAN_CLOSURE_WRONG, exact=True)
+                 truth=torch.tensor(6.0, dtype=dtype), present=SCAN_CLOSURE_WRONG,
+                 fixed_by_error=r"appears to not have been used in the graph", exact=True)
 
 
 @claim(
     "CFLOW-006",
-    "Hazard: on torch 2.8 to 2.12, scan's gradient to a closed-over parameter through the stacked outputs counts only "
-    "the last step: for ys_k = w*x_k over xs = [1, 2, 3], d sum(ys)/dw is 3 where the truth is 6; with init "
-    "requiring grad too, both are right (6 and 1).",
+    "Since torch 2.8 scan's gradient to a parameter w the body closes over, through the stacked outputs, is right: "
+    "for ys_k = w*x_k over xs = [1, 2, 3], d sum(ys)/dw is 6 with or without init requiring grad, and d carry/d init "
+    "is 1 (torch 2.6 and 2.7 raise 'appears to not have been used in the graph').",
     section="Control flow operators",
     apis=("torch._higher_order_ops.scan.scan", "torch.autograd.grad",),
-    kind="hazard",
     ref="https://github.com/pytorch/pytorch/issues/184528",
 )
 @dtypes("float64")
@@ -238,17 +272,20 @@ def test_scan_closed_over_parameter_outputs(device, dtype, check):
     xs = torch.tensor([1.0, 2.0, 3.0], device=device, dtype=dtype)
     init = torch.tensor(0.0, device=device, dtype=dtype, requires_grad=True)
     carry, ys = check.works("scan with init requiring grad", lambda: additive_scan(w, xs, init))
-    gw, ginit = torch.autograd.grad(carry, (w, init))
-    check.tensor("d carry/dw (init requires grad)", gw, 6.0, dtype=dtype, device=device)
-    check.tensor("d carry/d init", ginit, 1.0, dtype=dtype, device=device)
-    _, ys = additive_scan(w, xs, init.detach())
-    check.hazard("d sum(ys)/dw", lambda: torch.autograd.grad(ys.sum(), w)[0], wrong=torch.tensor(3.0, dtype=dtype),
-                 truth=torch.tensor(6.0, dtype=dtype), present=SCAN_CLOSURE_WRONG, exact=True)
+    both = check.call("d carry/d(w, init)", lambda: torch.autograd.grad(carry, (w, init)), SCAN_OUTPUT_GRAD)
+    if both is not None:
+        check.tensor("d carry/dw (init requires grad)", both[0], 6.0, dtype=dtype, device=device)
+        check.tensor("d carry/d init", both[1], 1.0, dtype=dtype, device=device)
+    for label, start in (("init requires grad", init), ("init does not", init.detach())):
+        _, ys = check.works(f"scan, {label}", lambda start=start: additive_scan(w, xs, start))
+        g = check.call(f"d sum(ys)/dw, {label}", lambda ys=ys: torch.autograd.grad(ys.sum(), w)[0], SCAN_OUTPUT_GRAD)
+        if g is not None:
+            check.tensor(f"d sum(ys)/dw, {label}", g, 6.0, dtype=dtype, device=device)
 
 
 @claim(
     "CFLOW-007",
-    "Hazard: since torch 2.9, while_loop's gradient to a tensor x the body closes over counts only the last step: for "
+    "Hazard: since torch 2.9, while_loop's (torch 2.3+; no gradient before 2.9) gradient to a tensor x the body closes over counts only the last step: for "
     "y = x**3 computed by three steps of y*x from 1, dy/dx at x = 1.5 is 2.25 (x**2) where the truth is 3x**2 = 6.75 "
     "(torch 2.8 raises 'appears to not have been used in the graph').",
     section="Control flow operators",
@@ -257,12 +294,12 @@ def test_scan_closed_over_parameter_outputs(device, dtype, check):
 )
 @dtypes("float64")
 def test_while_loop_closed_over_gradient(device, dtype, check):
-    if not HAS_SCAN.current():
+    if not HAS_WHILE_LOOP.current():
         def load():
             from torch._higher_order_ops.while_loop import while_loop  # noqa: F401
 
         check.absent("from torch._higher_order_ops.while_loop import while_loop", load, ImportError, r"_higher_order_ops|while_loop",
-                     reason="while_loop is absent")
+                     reason="while_loop arrived in torch 2.3")
     from torch._higher_order_ops.while_loop import while_loop
 
     x = torch.tensor(1.5, device=device, dtype=dtype, requires_grad=True)

@@ -315,9 +315,9 @@ HAS_GRADIENT_EDGE = by_version(
 #: A GradientEdge as the output (first argument) of torch.autograd.grad.
 HAS_GRADIENT_EDGE_OUTPUT = by_version(
     "HOOK-013/torch.autograd.grad accepts a GradientEdge as output",
-    {"<2.4": False, ">=2.4": True},
+    {"<2.5": False, ">=2.5": True},
     ref="https://github.com/pytorch/pytorch/pull/127766",
-    note="merged in June 2024, first released in 2.4 (absent on 2.0.1; present on 2.8.0, 2.13.0, 2.15.0)",
+    note="merged in June 2024 after the 2.4 branch cut: on 2.4.1 autograd.grad of an edge raises AttributeError (no is_nested); absent on 2.0.1; works on 2.8.0 to 2.15.0; 2.5 is the first release with it (the matrix)",
 )
 NO_EDGE = r"It is not possible to get the gradient edge for a Tensor that does not require gradients"
 
@@ -357,7 +357,7 @@ def test_gradient_edge_as_input(device, dtype, check):
 
 @claim(
     "HOOK-013",
-    "torch.autograd.grad accepts a GradientEdge as its output (torch 2.4+) with an explicit grad_outputs: for "
+    "torch.autograd.grad accepts a GradientEdge as its output (torch 2.5+) with an explicit grad_outputs: for "
     "z = sum((3x)^2) at x = [1, 2], grad(get_gradient_edge(z), x, grad_outputs=1) is [18, 36], as grad(z, x) is.",
     section="Hooks",
 )
@@ -368,7 +368,7 @@ def test_gradient_edge_as_output(device, dtype, check):
     if not hasattr(graph, "get_gradient_edge"):
         check.equal("torch.autograd.grad accepts a GradientEdge as output", False, HAS_GRADIENT_EDGE_OUTPUT)
         check.absent("torch.autograd.graph.get_gradient_edge(z)", lambda: graph.get_gradient_edge(z), AttributeError,
-                     "get_gradient_edge", reason="GradientEdge arrived in torch 2.2, as an output of grad in 2.4")
+                     "get_gradient_edge", reason="GradientEdge arrived in torch 2.2, as an output of grad in 2.5")
     edge = graph.get_gradient_edge(z)
     seed = torch.tensor(1.0, device=device, dtype=dtype)
 
@@ -376,9 +376,9 @@ def test_gradient_edge_as_output(device, dtype, check):
         return torch.autograd.grad(edge, x, grad_outputs=seed, retain_graph=True)
 
     if not HAS_GRADIENT_EDGE_OUTPUT.current():
-        # what 2.2 and 2.3 raise for it is not recorded here (those releases are not installed): any error
+        # 2.4.1 raises AttributeError ('SumBackward0' object has no attribute 'is_nested'), 2.2 and 2.3 likewise
         check.absent("autograd.grad(GradientEdge, x)", grad_of_edge, Exception, r".",
-                     reason="a GradientEdge as the output of autograd.grad arrived in torch 2.4")
+                     reason="a GradientEdge as the output of autograd.grad arrived in torch 2.5")
     (g,) = check.works("autograd.grad(edge of z, x, grad_outputs=1)", grad_of_edge)
     check.tensor("d z / d x through z's GradientEdge", g, [18.0, 36.0], dtype=dtype, device=device)
     (ref,) = torch.autograd.grad(z, x)
