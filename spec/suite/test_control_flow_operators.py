@@ -36,13 +36,13 @@ FUNC_THROUGH_COND = by_version(
         "<2.3": r"^InternalTorchDynamoError: Cannot access data pointer",
         ">=2.3,<2.7": r"^KeyError: <TransformType\.Grad",
         ">=2.7,<2.8": r"^TorchRuntimeError: Dynamo failed to run FX node with fake tensors",
-        ">=2.8,<2.9": r"^AssertionError",
-        ">=2.9": r"^AssertionError: Expected FakeTensor",
+        ">=2.8,<2.11": r"^AssertionError",
+        ">=2.11": r"^AssertionError: Expected FakeTensor",
     },
     ref="https://github.com/pytorch/pytorch/pull/165908",
     note="confirmed by observation: 'Cannot access data pointer' on 2.2.2, KeyError on 2.3.1 to 2.6.0, Dynamo's "
-    "fake-tensor error on 2.7.1, a bare AssertionError on 2.8.0, 'Expected FakeTensor, got Tensor' on 2.13.0 to 2.15.0 "
-    "(the releases in between from the matrix)",
+    "fake-tensor error on 2.7.1, a bare AssertionError on 2.8.0 to 2.10.0, 'Expected FakeTensor, got Tensor' on 2.11.0 "
+    "to 2.15.0",
 )
 #: while_loop: before its autograd the result had no graph to the closed-over x (an error); since then the gradient to
 #: a closed-over tensor counts only the last step (the while_loop analogue of pytorch#184528).
@@ -67,7 +67,8 @@ SCAN_CLOSURE_WRONG = by_version(
     {"<2.8": False, ">=2.8,<2.13": True, ">=2.13": False},
     ref="https://github.com/pytorch/pytorch/issues/184528",
     note="confirmed by observation: no gradient at all on 2.7.1 ('appears to not have been used in the graph'), wrong "
-    "on 2.8.0 and 2.12.1, right on 2.13.0 to 2.15.0; the issue reports 2.11 and 2.12; the fixing PR is unconfirmed",
+    "on every release 2.8.0 to 2.12.1, right on 2.13.0 to 2.15.0; the issue reports 2.11 and 2.12; the fixing PR is "
+    "unconfirmed",
 )
 #: scan of a body that closes over a parameter requiring grad, with an init that does not: torch 2.6 refused it.
 SCAN_CALL = by_version(
@@ -83,7 +84,7 @@ SCAN_OUTPUT_GRAD = by_version(
     {"<2.8": {"outcome": "raised", "matches": r"appears to not have been used in the graph"},
      ">=2.8": {"outcome": "returned"}},
     ref="https://github.com/pytorch/pytorch/issues/184528",
-    note="confirmed by observation: raised on 2.6.0 and 2.7.1, right (6) on 2.8.0, 2.12.1, 2.13.0 to 2.15.0",
+    note="confirmed by observation: raised on 2.6.0 and 2.7.1, right (6) on every release 2.8.0 to 2.15.0",
 )
 HAS_SCAN = by_version(
     "CFLOW-005/torch._higher_order_ops.scan exists",
