@@ -64,8 +64,19 @@ def job_code(module: str) -> str:
         """)
 
 
+#: Set (to "1") by the sensitivity proof: the ranks are forked from the test's process (which imported torch and
+#: applied the mutant already) instead of started as fresh interpreters, so a mutant's job costs its scenarios only.
+FORK_ENV = "SPEC_DDP_FORK"
+
+
+def _forking() -> bool:
+    return os.environ.get(FORK_ENV) == "1"
+
+
 def prefetch(module: str):
     """Decorate a claim's test: the plugin starts ``module``'s job at collection (once per session)."""
+    if _forking():
+        return lambda fn: fn
     return isolated.prefetch(lambda **_: job_code(module))
 
 
@@ -75,6 +86,8 @@ _RESULTS: dict[str, dict[str, Any]] = {}
 
 def results(module: str) -> list[dict[str, Any]]:
     """The reports of ``module``'s scenarios, one dict per rank; the job runs now if nothing started it."""
+    if module not in _RESULTS and _forking():
+        _RESULTS[module] = fork_job(module)
     if module not in _RESULTS:
         try:
             _RESULTS[module] = isolated.run(job_code(module), timeout=JOB_TIMEOUT + 15)
@@ -152,6 +165,65 @@ def launch(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
             out.close()
         shutil.rmtree(rendezvous, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
+
+
+def fork_job(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
+    """:func:`launch`'s job with the ranks forked from this process (the proof's way): same reports, same limits."""
+    rendezvous = tempfile.mkdtemp(prefix="spec-ddp-")
+    files = [os.path.join(rendezvous, f"rank{r}.json") for r in range(WORLD_SIZE)]
+    pids: list[int] = []
+    try:
+        for rank in range(WORLD_SIZE):
+            pid = os.fork()
+            if pid == 0:  # the rank: run the scenarios, write the reports, never return into pytest
+                code = 1
+                try:
+                    _die_with_parent()
+                    os.environ.update(SPEC_DDP_PORT_FILE=os.path.join(rendezvous, "port"), MASTER_ADDR="127.0.0.1")
+                    import torch
+
+                    torch.set_num_threads(1)
+                    out: dict[str, Any] = {"reports": run_rank(module, rank, 0)}
+                except BaseException as exc:  # noqa: BLE001 - the rank's failure is its report
+                    out = {"error": f"{type(exc).__name__}: {exc}"}
+                try:
+                    with open(files[rank] + ".tmp", "w") as f:
+                        json.dump(out, f)
+                    os.replace(files[rank] + ".tmp", files[rank])
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        deadline = time.monotonic() + timeout
+        codes: dict[int, int] = {}
+        while len(codes) < len(pids) and time.monotonic() < deadline:
+            for rank, pid in enumerate(pids):
+                if rank not in codes:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        codes[rank] = os.waitstatus_to_exitcode(status)
+            time.sleep(0.01)
+        if len(codes) < len(pids):
+            late = min(r for r in range(len(pids)) if r not in codes)
+            return {"error": f"rank {late} did not finish within {timeout:.0f} s (killed)"}
+        ranks = []
+        for rank, path in enumerate(files):
+            if not os.path.exists(path):
+                return {"error": f"rank {rank} exited {codes[rank]} without a report"}
+            with open(path) as f:
+                out = json.load(f)
+            if "error" in out:
+                return {"error": f"rank {rank}: {out['error'][:300]}"}
+            ranks.append(out["reports"])
+        return {"ranks": ranks}
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        shutil.rmtree(rendezvous, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- a rank

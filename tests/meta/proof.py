@@ -402,6 +402,10 @@ def prepare_environment(site_dir: Path) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(parts)
     for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(key, "1")
+    # The DistributedDataParallel claims' ranks are forked from the mutated child (torch imported, mutant applied).
+    from spec.distributed import FORK_ENV
+
+    os.environ[FORK_ENV] = "1"
 
 
 def run_proof(
