@@ -424,8 +424,10 @@ def test_under_torch_compile(provider, op, mode, device, dtype, check):
             "divergence": (W, torch.diagonal(W_jac(x), dim1=1, dim2=2).sum(-1, keepdim=True))}
     fn, ref = refs[op]
     step = compiled(lambda z: getattr(ops, op)(fn, z), mode)
-    # Dynamo reads .grad of the traced non-leaf tensors itself (torch 2.15 warns then); the claim is not about that.
-    with spec.check.tolerating(UserWarning, "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed"):
+    # Dynamo's own tracing warns on some releases (it reads .grad of traced non-leaf tensors on 2.15; it cannot trace
+    # a guard builtin on 2.7 with inductor); the claim is about the compiled values, not about those warnings.
+    with spec.check.tolerating(UserWarning, "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed"), \
+            spec.check.tolerating(UserWarning, "Dynamo does not know how to trace the builtin"):
         out = check.works(f"compiled {provider}.{op}", lambda: step(x))
     close(check, f"compiled {op}", out, ref, x, tuple(ref.shape))
 
