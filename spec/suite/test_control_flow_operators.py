@@ -48,9 +48,9 @@ FUNC_THROUGH_COND = by_version(
 FUNC_JVP_THROUGH_COND = by_version(
     "CFLOW-004/torch.func.jvp through torch.cond",
     {"<2.3": r"^InternalTorchDynamoError: Cannot access data pointer", ">=2.3": r"^UncapturedHigherOrderOpError: "},
-    ref="https://github.com/pytorch/pytorch/pull/165908",
+    ref="https://github.com/pytorch/pytorch/pull/126911",
     note="confirmed by observation: 'Cannot access data pointer' on 2.2.2, UncapturedHigherOrderOpError on every "
-    "release 2.3.1 to 2.15.0",
+    "release 2.3.1 to 2.15.0; the PR that changed the 2.2 error is unconfirmed (the reference is cond's autograd PR)",
 )
 #: while_loop: before its autograd the result had no graph to the closed-over x (an error); since then the gradient to
 #: a closed-over tensor counts only the last step (the while_loop analogue of pytorch#184528).
