@@ -62,6 +62,15 @@ WHILE_LOOP_WRONG = by_version(
     "autograd), the wrong 2.25 on 2.13.0 and 2.15.0; no upstream issue for while_loop was found (the reference is "
     "scan's); the first wrong release is the matrix's",
 )
+#: while_loop with a body that closes over a tensor: torch 2.3 refused it in the forward.
+WHILE_LOOP_CALL = by_version(
+    "CFLOW-007/while_loop with a body that closes over a tensor",
+    {"<2.4": {"outcome": "raised", "matches": r"body_fn should return the same number of elements as operands"},
+     ">=2.4": {"outcome": "returned"}},
+    ref="https://github.com/pytorch/pytorch/pull/116823",
+    note="confirmed by observation: raised on 2.3.1, returned on every release 2.4.1 to 2.15.0; the PR that lifted "
+    "closed-over tensors is unconfirmed (the reference is while_loop's own)",
+)
 HAS_WHILE_LOOP = by_version(
     "CFLOW-007/torch._higher_order_ops.while_loop exists",
     {"<2.3": False, ">=2.3": True},
@@ -318,7 +327,9 @@ def test_while_loop_closed_over_gradient(device, dtype, check):
         _, y = while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x), (torch.tensor(0, device=device), one))
         return y
 
-    y = check.works("while_loop", power)
+    y = check.call("while_loop", power, WHILE_LOOP_CALL)
+    if y is None:
+        return
     check.tensor("y", y, 3.375, dtype=dtype, device=device)
     check.hazard("dy/dx", lambda: torch.autograd.grad(power(), x)[0], wrong=torch.tensor(2.25, dtype=dtype),
                  truth=torch.tensor(6.75, dtype=dtype), present=WHILE_LOOP_WRONG,
