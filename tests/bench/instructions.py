@@ -9,13 +9,15 @@ instructions a call executes does not (two runs of every eager case, one torch: 
         [--cases ID,ID | --subset] [--patch tanh-backward-twice] [--into results/bench/bench-torch2.15.0.json]
 
 The driver (this module, outside valgrind) starts ``valgrind --tool=callgrind --collect-atstart=no
---instr-atstart=no python -m tests.bench.instructions --worker ...``. The worker imports torch
-uninstrumented (near native speed); callgrind's instrumentation starts before the first counted call
-and stays on (a second start after a stop gave negative totals in valgrind 3.19). For each case the
-worker builds it, calls the method and the forward pass once each (the warm-up: lazy
-initialisation, the allocator), switches collection on, calls the method ``calls`` times, dumps the
-counters under the case's name, calls the forward pass ``calls`` times, dumps again, and switches
-collection off. The client
+--instr-atstart=no python -m tests.bench.instructions --worker ...``. The worker imports torch, builds
+every case and calls its method and forward pass once (the warm-up: lazy initialisation, imports, the
+allocator), all uninstrumented (near native speed: the expensive first calls never run instrumented).
+Then callgrind's instrumentation starts and stays on (a second start after a stop gave negative totals
+in valgrind 3.19), and for each case the worker switches collection on, calls the method ``calls``
+times (one by default: counts are deterministic), dumps the counters under the case's name, calls the
+forward pass ``calls`` times, dumps again, and switches collection off. ``count_runs`` can also count
+some cases a second time (``repeat``) and every case again after applying a patch (``then_patch``), in
+the same process: the live gate (``tests/bench/gate_live_check.py``). The client
 requests (``CALLGRIND_START_INSTRUMENTATION``, ``CALLGRIND_TOGGLE_COLLECT``, ``CALLGRIND_DUMP_STATS_AT``)
 come from a 10-line C helper compiled here with the system compiler against valgrind's
 ``callgrind.h``; without one, torch's own ``torch._C._valgrind_toggle`` (what torch.utils.benchmark

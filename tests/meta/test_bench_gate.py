@@ -6,8 +6,10 @@
 through a kernel at the ADInplaceOrView key, with its calls per case counted). The proofs: the same torch
 twice raises no alarm, and its largest change is the measured noise floor; the patched torch is flagged at
 0.5 % on every case that calls tanh's backward and on no other, and at the default 5 % on those where it adds
-more than 5 % (the patch adds 0.7 % to 10.9 % to the cases that call it). The live check (the same comparison, counted
-now) is ``tests/bench/gate_live_check.py`` (``tox -e bench-gate``).
+more than 5 % (the patch adds 0.7 % to 10.9 % to the cases that call it). The live check (unpatched, repeat and
+patched counts of a subset in one valgrind process, counted now) is ``tests/bench/gate_live_check.py`` (``tox -e
+bench-gate``); its logic (``spec.bench.instructions.live_failures``, the records a worker's dumps make, the merge of
+several processes' counts) is proved here on the committed records, without valgrind.
 """
 
 from __future__ import annotations
@@ -231,3 +233,23 @@ def test_the_worker_entries_and_dumps_make_the_records():
     assert not_counted["b"] == "no jet" and "no callgrind dump" in not_counted["c"]
     with pytest.raises(RuntimeError, match="not a count"):
         counting._rows([{"case": "a", "calls": 1}], {"a|method": 2**64 - 6, "a|forward": 1}, 1)
+
+
+def test_counts_from_several_processes_merge_into_one_record_only_on_the_same_setup():
+    base = _record(BASELINE)
+    first = {**base, "cases": {c: base["cases"][c] for c in list(base["cases"])[:5]}, "wall_s": 100.0,
+             "not_counted": {c: "later" for c in list(base["cases"])[5:]}}
+    second = {**base, "cases": {c: base["cases"][c] for c in list(base["cases"])[3:]}, "wall_s": 50.0,
+              "not_counted": {"x": "no jet"}}
+    merged = counting.merge_records(first, second)
+    assert merged["cases"] == base["cases"] and merged["not_counted"] == {"x": "no jet"}
+    assert [len(p["cases"]) for p in merged["processes"]] == [5, len(base["cases"]) - 3]
+    assert merged["wall_s"] == 150.0
+    # a later process that recounts everything a former one counted replaces it in the list
+    again = counting.merge_records(merged, {**base, "wall_s": 10.0, "not_counted": {}})
+    assert [p["wall_s"] for p in again["processes"]] == [10.0] and again["not_counted"] == {"x": "no jet"}
+    # counts of another setup are never mixed in: the new record stands alone
+    other = {**second, "cpu_capability": "AVX512"}
+    assert counting.merge_records(first, other)["cases"] == second["cases"]
+    patched = {**second, "patch": "tanh-backward-twice"}
+    assert counting.merge_records(first, patched)["cases"] == second["cases"]
