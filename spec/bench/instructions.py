@@ -93,7 +93,7 @@ def render_counts(result: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in result["rows"]:
-        verdict = f"**SLOWER by more than {t:.0%}**" if r["status"] == "slower" else "ok"
+        verdict = f"**SLOWER by more than {t:.1%}**".replace(".0%", "%") if r["status"] == "slower" else "ok"
         lines.append(f"| {r['case']} | {r['old']:,} | {r['new']:,} | {r['change'] - 1:+.2%} | "
                      f"{r['forward_change'] - 1:+.2%} | {r['old_ratio']:.2f} -> {r['new_ratio']:.2f} | {verdict} |")
     lines.append("")
@@ -109,3 +109,42 @@ def render_counts(result: dict) -> str:
     else:
         lines.append(f"INSTRUCTIONS OK: none of {len(result['rows'])} case(s) slower by more than {t:.1%}.{spread}")
     return "\n".join(lines) + "\n"
+
+
+#: how far a repeat of a case in the same process may move (a few noise floors: the allocator's state differs)
+REPEAT_TOLERANCE = 3 * NOISE_FLOOR
+#: the live check's threshold: five noise floors, below the smallest slowdown the proof's patch adds (0.7 %)
+LIVE_THRESHOLD = 0.005
+
+
+def live_failures(unpatched: dict, patched: dict, repeat: dict | None, expected_users: set[str] | frozenset[str],
+                  threshold: float = LIVE_THRESHOLD) -> list[str]:
+    """The self-contained live gate: the same cases counted in one process with unpatched torch, again with a real
+    slowdown patch applied (rows carry ``patched_calls``: the patched kernel's calls per call of the method), and a
+    repeat of unpatched cases. Returns the failures (empty: the gate works here): every case counted both ways; the
+    subset holds cases that call the patched kernel and cases that do not, and they are the ``expected_users``; at
+    ``threshold`` exactly those cases are flagged; each repeat is within ``REPEAT_TOLERANCE`` of its first count."""
+    fails = []
+    missing = sorted(set(unpatched["cases"]) ^ set(patched["cases"]))
+    if missing or not unpatched["cases"]:
+        fails.append(f"not counted both ways: {missing or 'no case'}")
+    users = {c for c, row in patched["cases"].items() if row.get("patched_calls", 0) > 0}
+    if not users or users == set(patched["cases"]):
+        fails.append(f"vacuous: {len(users)} of {len(patched['cases'])} cases call the patched kernel (need some and "
+                     "not all)")
+    if users != set(expected_users):
+        fails.append(f"the patch reached {sorted(users)}, expected {sorted(expected_users)}")
+    result = compare_counts(unpatched, patched, threshold)
+    if set(result["slower"]) != users:
+        fails.append(f"at {threshold:.1%} flagged {sorted(result['slower'])}, the patched kernel's callers are "
+                     f"{sorted(users)}")
+    if repeat is None or not repeat["cases"]:
+        fails.append("no repeat of an unpatched case")
+    else:
+        for case, row in repeat["cases"].items():
+            first = unpatched["cases"].get(case)
+            change = row["method"] / first["method"] - 1 if first else math.inf
+            if abs(change) > REPEAT_TOLERANCE:
+                fails.append(f"{case} counted twice in one process moved by {change:+.3%} (tolerance "
+                             f"{REPEAT_TOLERANCE:.1%})")
+    return fails

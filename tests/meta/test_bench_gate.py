@@ -6,8 +6,10 @@
 through a kernel at the ADInplaceOrView key, with its calls per case counted). The proofs: the same torch
 twice raises no alarm, and its largest change is the measured noise floor; the patched torch is flagged at
 0.5 % on every case that calls tanh's backward and on no other, and at the default 5 % on those where it adds
-more than 5 % (the patch adds 0.7 % to 10.9 % to the cases that call it). The live check (the same comparison, counted
-now) is ``tests/bench/gate_live_check.py`` (``tox -e bench-gate``).
+more than 5 % (the patch adds 0.7 % to 10.9 % to the cases that call it). The live check (unpatched, repeat and
+patched counts of a subset in one valgrind process, counted now) is ``tests/bench/gate_live_check.py`` (``tox -e
+bench-gate``); its logic (``spec.bench.instructions.live_failures``, the records a worker's dumps make, the merge of
+several processes' counts) is proved here on the committed records, without valgrind.
 """
 
 from __future__ import annotations
@@ -138,3 +140,116 @@ def test_the_committed_benchmark_json_carries_counts_for_its_eager_cases():
             assert row["instructions"] == rec["cases"][case]["method"]
     for row in rec["cases"].values():
         assert 0 < row["forward"] < row["method"] * 10 and math.isfinite(row["ratio"])
+
+
+# The live check's logic (tests/bench/gate_live_check.py: unpatched, repeat and patched counts of the SUBSET in
+# one valgrind process), proved here on the committed records without valgrind.
+
+
+def _subset(rec: dict, cases=counting.SUBSET) -> dict:
+    return {**rec, "cases": {c: rec["cases"][c] for c in cases}}
+
+
+def test_the_subset_holds_cases_that_call_tanh_backward_and_cases_that_do_not():
+    users = _users(_subset(_record(PATCHED)))
+    assert users == counting.SUBSET_TANH_BACKWARD
+    assert users and set(counting.SUBSET) - users
+
+
+def test_the_live_gate_passes_on_the_committed_unpatched_patched_and_rerun_counts():
+    base, patched, rerun = (_subset(_record(p)) for p in (BASELINE, PATCHED, RERUN))
+    repeat = _subset(rerun, counting.SUBSET[:1])
+    assert gate.live_failures(base, patched, repeat, counting.SUBSET_TANH_BACKWARD) == []
+    # and the threshold sits between the repeat's noise and the smallest slowdown the patch adds
+    assert gate.REPEAT_TOLERANCE < gate.LIVE_THRESHOLD < 0.007
+
+
+def _moved(rec: dict, case: str, factor: float) -> dict:
+    rows = {c: dict(r) for c, r in rec["cases"].items()}
+    rows[case]["method"] = int(rows[case]["method"] * factor)
+    return {**rec, "cases": rows}
+
+
+@pytest.mark.parametrize("breakage, fragment", [
+    ("no slowdown", "flagged []"),
+    ("a non-caller slower", "flagged"),
+    ("a caller not slower", "flagged"),
+    ("patch reached nothing", "vacuous"),
+    ("patch reached everything", "vacuous"),
+    ("repeat moved", "counted twice in one process"),
+    ("no repeat", "no repeat"),
+    ("case missing", "not counted both ways"),
+])
+def test_the_live_gate_fails_when_it_would_check_nothing_or_the_counts_are_wrong(breakage, fragment):
+    base, patched, rerun = (_subset(_record(p)) for p in (BASELINE, PATCHED, RERUN))
+    repeat = _subset(rerun, counting.SUBSET[:1])
+    users = counting.SUBSET_TANH_BACKWARD
+    other = sorted(set(counting.SUBSET) - users)[0]
+    caller = sorted(users)[0]
+    if breakage == "no slowdown":
+        patched = {**base, "cases": {c: {**r, "patched_calls": patched["cases"][c]["patched_calls"]}
+                                     for c, r in base["cases"].items()}}
+    elif breakage == "a non-caller slower":
+        patched = _moved(patched, other, 1.01)
+    elif breakage == "a caller not slower":
+        patched = {**patched, "cases": {**patched["cases"], caller: {**base["cases"][caller], "patched_calls": 5}}}
+    elif breakage == "patch reached nothing":
+        patched = {**patched, "cases": {c: {**r, "patched_calls": 0} for c, r in patched["cases"].items()}}
+    elif breakage == "patch reached everything":
+        patched = {**patched, "cases": {c: {**r, "patched_calls": 1} for c, r in patched["cases"].items()}}
+    elif breakage == "repeat moved":
+        repeat = _moved(repeat, counting.SUBSET[0], 1.01)
+    elif breakage == "no repeat":
+        repeat = None
+    elif breakage == "case missing":
+        patched = _subset(patched, counting.SUBSET[1:])
+    fails = gate.live_failures(base, patched, repeat, users)
+    assert fails and any(fragment in f for f in fails), fails
+
+
+def test_the_live_check_fails_without_valgrind_never_skips(monkeypatch):
+    from tests.bench import gate_live_check as live
+
+    monkeypatch.setattr(live.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="valgrind is not on PATH"):
+        live.test_the_gate_flags_a_real_slowdown_on_exactly_the_cases_it_touches()
+
+
+def test_the_live_check_compares_with_the_committed_record_only_where_the_setup_is_the_same():
+    from tests.bench import gate_live_check as live
+
+    base = _record(BASELINE)
+    assert live.committed_differences(base, _record(RERUN)) == []
+    other = {**base, "torch": "2.13.0+cpu", "python": "3.11.7"}
+    assert [d.split(":")[0] for d in live.committed_differences(base, other)] == ["torch", "python"]
+
+
+def test_the_worker_entries_and_dumps_make_the_records():
+    entries = [{"case": "tanh-backward-twice:a", "calls": 1, "patched_calls": 2}, {"case": "b", "skipped": "no jet"},
+               {"case": "c", "calls": 1}]
+    dumps = {"tanh-backward-twice:a|method": 300, "tanh-backward-twice:a|forward": 100}
+    counted, not_counted = counting._rows(entries, dumps, 1, "tanh-backward-twice:")
+    assert counted == {"a": {"method": 300, "forward": 100, "ratio": 3.0, "patched_calls": 2}}
+    assert not_counted["b"] == "no jet" and "no callgrind dump" in not_counted["c"]
+    with pytest.raises(RuntimeError, match="not a count"):
+        counting._rows([{"case": "a", "calls": 1}], {"a|method": 2**64 - 6, "a|forward": 1}, 1)
+
+
+def test_counts_from_several_processes_merge_into_one_record_only_on_the_same_setup():
+    base = _record(BASELINE)
+    first = {**base, "cases": {c: base["cases"][c] for c in list(base["cases"])[:5]}, "wall_s": 100.0,
+             "not_counted": {c: "later" for c in list(base["cases"])[5:]}}
+    second = {**base, "cases": {c: base["cases"][c] for c in list(base["cases"])[3:]}, "wall_s": 50.0,
+              "not_counted": {"x": "no jet"}}
+    merged = counting.merge_records(first, second)
+    assert merged["cases"] == base["cases"] and merged["not_counted"] == {"x": "no jet"}
+    assert [len(p["cases"]) for p in merged["processes"]] == [5, len(base["cases"]) - 3]
+    assert merged["wall_s"] == 150.0
+    # a later process that recounts everything a former one counted replaces it in the list
+    again = counting.merge_records(merged, {**base, "wall_s": 10.0, "not_counted": {}})
+    assert [p["wall_s"] for p in again["processes"]] == [10.0] and again["not_counted"] == {"x": "no jet"}
+    # counts of another setup are never mixed in: the new record stands alone
+    other = {**second, "cpu_capability": "AVX512"}
+    assert counting.merge_records(first, other)["cases"] == second["cases"]
+    patched = {**second, "patch": "tanh-backward-twice"}
+    assert counting.merge_records(first, patched)["cases"] == second["cases"]
