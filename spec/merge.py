@@ -43,7 +43,10 @@ def merge(results_dir: str | Path, *, allow_partial: bool = False, title: str | 
         raise CommandError(f"{src}: holds no results files (*.json)")
     docs = [load(f) for f in files]
     if not allow_partial:
-        partial = [f for f, d in zip(files, docs) if is_partial(d)]
+        # A provider library's run (labelled, --provider) selects the operator section by design: it is merged as
+        # its own column, blank for the claims it did not select.
+        partial = [f for f, d in zip(files, docs)
+                   if is_partial(d) and not (d.get("label") and (d.get("selection") or {}).get("providers"))]
         if partial:
             raise CommandError(
                 f"{partial[0]} is a partial run (--claim, --dtype, -k ...); the matrix merges full runs "

@@ -139,16 +139,31 @@ def test_a_sample_of_claims_scripts_run_and_hold(tmp_path):
                for _, p in done)
 
 
+#: Claims repro refuses (one line, exit 4) because a standalone script has no stand-in for what they need: the
+#: two-rank gloo harness (DDP), a derivative provider (the operator claims), another module's Function (GCHK-004).
+REPRO_UNSUPPORTED_SECTIONS = {"Distributed data parallel", "Derivative operators"}
+REPRO_UNSUPPORTED_CLAIMS = {"GCHK-004"}
+
+
 def test_every_claims_script_is_generated_and_imports_torch_and_the_standard_library_only():
+    from spec.errors import CommandError
     from spec.repro import generate
 
     allowed = set(sys.stdlib_module_names) | {"torch"}
-    wrong = {}
+    wrong, refused = {}, set()
     for claim_id in registry():
-        text = generate(claim_id)  # compiles it too
+        try:
+            text = generate(claim_id)  # compiles it too
+        except CommandError as exc:
+            assert "not supported by repro yet" in str(exc) and "\n" not in str(exc), (claim_id, str(exc))
+            refused.add(claim_id)
+            continue
         if imported_roots(text) - allowed:
             wrong[claim_id] = sorted(imported_roots(text) - allowed)
     assert not wrong, wrong
+    expected = {cid for cid, c in registry().items() if c.section in REPRO_UNSUPPORTED_SECTIONS} | REPRO_UNSUPPORTED_CLAIMS
+    assert refused == expected, {"refused, not expected": sorted(refused - expected),
+                                 "expected refused, generated": sorted(expected - refused)}
 
 
 # ------------------------------------------------------------------ bad input
