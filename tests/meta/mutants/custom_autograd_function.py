@@ -148,15 +148,18 @@ def _(torch):
 
 def _wrap_ctx_backward(torch, transform):
     """Run every custom Function's backward through ``transform(ctx, grads, original_backward)``."""
+    import inspect
+
     Function = torch.autograd.Function
-    original_apply = Function.apply.__func__
+    # a classmethod in Python on some releases, a builtin classmethod of the C base on others (2.15): bind either
+    original_apply = inspect.getattr_static(Function, "apply")
 
     def apply(cls, *args, **kwargs):
         if not getattr(cls, "_spec_wrapped", False) and "backward" in cls.__dict__:
             original = cls.__dict__["backward"].__func__
             cls.backward = staticmethod(lambda ctx, *grads: transform(ctx, grads, original))
             cls._spec_wrapped = True
-        return original_apply(cls, *args, **kwargs)
+        return original_apply.__get__(None, cls)(*args, **kwargs)
 
     Function.apply = classmethod(apply)
 
