@@ -1,8 +1,7 @@
 """Mutants that kill the claims of the section "Compiled backward": each changes one behaviour a claim states."""
 
-import functools
 
-from tests.meta.mutants.common import compile_is_eager, map_tensors, when, wrap_compiled
+from tests.meta.mutants.common import when
 from tests.meta.mutation import mutant, wrap_backward
 
 DONATED_REFUSES = "CBWD-001/a later backward(retain_graph=True) through a donated-buffer backward"
@@ -21,43 +20,6 @@ def _(torch):
 
     if hasattr(config, "donated_buffer"):
         config.donated_buffer = False
-
-
-@mutant("compiled-backward-runs-eagerly",
-        kills=["CBWD-004", "CBWD-005", *when(DONATED_REFUSES, lambda v: v["outcome"] == "raised", "CBWD-001"),
-               *when(COMPILED_PINN_LOSS, lambda v: v["outcome"] == "raised", "CBWD-006")],
-        modes=("aot_eager",))
-def _(torch):
-    """torch.compile returns the function uncompiled: its backward is eager's (differentiable, no donated buffers)."""
-    compile_is_eager(torch)
-
-
-@mutant("compiled-gradients-doubled",
-        kills=["CBWD-001", "CBWD-003", "CBWD-004",
-               *when(DONATED_DEFAULT, lambda v: v != "absent", "CBWD-002"),
-               *when(COMPILED_PINN_LOSS, lambda v: v["outcome"] == "returned", "CBWD-006")],
-        modes=("aot_eager",))
-def _(torch):
-    """The gradient that flows back into a compiled function's outputs is doubled (its forward is unchanged)."""
-
-    class Twice(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, t):
-            return t.clone()
-
-        @staticmethod
-        def backward(ctx, g):
-            return 2 * g
-
-    def wrap(compiled, _fn):
-        @functools.wraps(compiled)
-        def call(*args, **kwargs):
-            out = compiled(*args, **kwargs)
-            return map_tensors(torch, out, lambda t: Twice.apply(t) if t.requires_grad else t)
-
-        return call
-
-    wrap_compiled(torch, wrap)
 
 
 @mutant("compiled-autograd-seeds-two", kills=[*when(COMPILED_AUTOGRAD, bool, "CBWD-007", "CBWD-008")],

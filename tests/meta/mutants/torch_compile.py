@@ -18,9 +18,18 @@ from tests.meta.mutants.common import (
 )
 from tests.meta.mutation import mutant, wrap_backward, wrap_function
 
+#: The Compiled backward section's recorded changes that these mutants' kills depend on.
+CBWD_DONATED_REFUSES = "CBWD-001/a later backward(retain_graph=True) through a donated-buffer backward"
+CBWD_DONATED_DEFAULT = "CBWD-002/torch._functorch.config.donated_buffer"
+CBWD_PINN_LOSS = "CBWD-006/compiled PINN loss (residual and boundary term) backward"
+
 
 @mutant("compile-runs-eagerly", kills=["COMP-002", "COMP-005", "COMP-009", "COMP-010", "COMP-011", "COMP-012",
-                                      *when(FUNC_FULLGRAPH, lambda v: v["outcome"] != "returned", "COMP-015")],
+                                      *when(FUNC_FULLGRAPH, lambda v: v["outcome"] != "returned", "COMP-015"),
+                                      # Compiled backward: eager's backward is differentiable, without donated buffers
+                                      "CBWD-004", "CBWD-005",
+                                      *when(CBWD_DONATED_REFUSES, lambda v: v["outcome"] == "raised", "CBWD-001"),
+                                      *when(CBWD_PINN_LOSS, lambda v: v["outcome"] == "raised", "CBWD-006")],
         modes=("aot_eager",))
 def _(torch):
     """torch.compile returns the function uncompiled: one node per operation, a differentiable backward, graphs
@@ -48,7 +57,9 @@ def _(torch):
 
 
 @mutant("compiled-backward-doubles",
-        kills=["COMP-003", "COMP-007", "COMP-008", *when(TRACE_AUTOGRAD_OPS, bool, "COMP-014")], modes=("aot_eager",))
+        kills=["COMP-003", "COMP-007", "COMP-008", *when(TRACE_AUTOGRAD_OPS, bool, "COMP-014"),
+               "CBWD-001", "CBWD-003", "CBWD-004", *when(CBWD_DONATED_DEFAULT, lambda v: v != "absent", "CBWD-002"),
+               *when(CBWD_PINN_LOSS, lambda v: v["outcome"] == "returned", "CBWD-006")], modes=("aot_eager",))
 def _(torch):
     """The gradient that flows back into a compiled function's outputs is doubled (its forward is unchanged)."""
 
