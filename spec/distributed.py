@@ -9,10 +9,13 @@ its scenario reported:
     def test_...(check):
         ranks = distributed.results("spec.suite.ddp")  # [rank 0's reports, rank 1's reports]
 
-The job is a fresh interpreter started through :mod:`spec.isolated` (so the plugin starts it at
+The job is a fresh process started through :mod:`spec.isolated` (so the plugin starts it at
 collection, the sensitivity proof's mutants reach it through ``sitecustomize``, and a session that
-never collects it kills it).  That *launcher* imports no torch: it starts the two ranks
-(``python -m spec.distributed MODULE RANK 0``) and waits for them until a deadline.  Each rank dies
+never collects it kills it).  On Linux it is forked from the isolated snippets' zygote, which has
+imported torch and nothing else, and it forks the two ranks from itself (:func:`fork_job`), so the
+job costs its scenarios, not three torch imports.  Elsewhere that *launcher* is a new interpreter
+that imports no torch: it starts the two ranks (``python -m spec.distributed MODULE RANK 0``) and
+waits for them until a deadline (:func:`launch`).  Each rank dies
 with its launcher (``PR_SET_PDEATHSIG`` on Linux) and ends itself at the deadline (a watchdog),
 creates the ``TCPStore`` (rank 0 hosts it on a free port of 127.0.0.1 that it binds itself and
 publishes in a file of the launcher's, so no other process can take the port between its choice and
@@ -54,13 +57,16 @@ class DistributedJobError(RuntimeError):
     """The two-rank job failed or hung: no claim of its module can be checked."""
 
 
-def job_code(module: str) -> str:
+def job_code(module: str, timeout: float = JOB_TIMEOUT) -> str:
     """The launcher's code (run by :func:`spec.isolated.run`, which gives it ``report``)."""
     return textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {ROOT!r})
-        from spec.distributed import launch
-        report(launch({module!r}))
+        from spec.distributed import fork_job, launch
+        # Forked from spec.isolated's zygote, torch is imported already: fork the ranks from here (cheap).
+        # A new interpreter of its own (not on Linux): start them as new interpreters.
+        report(fork_job({module!r}, timeout={timeout!r}) if "torch" in sys.modules
+               else launch({module!r}, timeout={timeout!r}))
         """)
 
 
@@ -140,10 +146,10 @@ def launch(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
             codes = [p.poll() for p in procs]
             if all(c == 0 for c in codes):
                 break
-            bad = [r for r, c in enumerate(codes) if c not in (None, 0)]
-            if bad:
-                outs[bad[0]].seek(0)
-                return {"error": f"rank {bad[0]} exited {codes[bad[0]]}: {_one_line(outs[bad[0]].read())}"}
+            if any(c not in (None, 0) for c in codes):
+                rank, code = _first_failure(procs)
+                outs[rank].seek(0)
+                return {"error": f"rank {rank} exited {code}: {_one_line(outs[rank].read())}"}
             time.sleep(0.02)
         else:
             late = [r for r, p in enumerate(procs) if p.poll() is None]
@@ -165,6 +171,17 @@ def launch(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
             out.close()
         shutil.rmtree(rendezvous, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
+
+
+def _first_failure(procs: list[subprocess.Popen], grace: float = 2.0) -> tuple[int, int]:
+    """The rank to blame once one has failed: the others get ``grace`` seconds to end too (a rank that dies makes
+    its peer's next collective raise), then a rank that died without an exception of its own (an exit code other
+    than 1: killed, crashed, ``os._exit``) before one that raised, the lower rank first."""
+    end = time.monotonic() + grace
+    while any(p.poll() is None for p in procs) and time.monotonic() < end:
+        time.sleep(0.02)
+    failed = [(rank, p.poll()) for rank, p in enumerate(procs) if p.poll() not in (None, 0)]
+    return min(failed, key=lambda rc: (rc[1] == 1, rc[0]))
 
 
 def fork_job(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
@@ -206,10 +223,11 @@ def fork_job(module: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
         if len(codes) < len(pids):
             late = min(r for r in range(len(pids)) if r not in codes)
             return {"error": f"rank {late} did not finish within {timeout:.0f} s (killed)"}
+        missing = [rank for rank, path in enumerate(files) if not os.path.exists(path)]
+        if missing:  # a rank that died is the cause; its peer's error is only the consequence
+            return {"error": f"rank {missing[0]} exited {codes[missing[0]]} without a report"}
         ranks = []
         for rank, path in enumerate(files):
-            if not os.path.exists(path):
-                return {"error": f"rank {rank} exited {codes[rank]} without a report"}
             with open(path) as f:
                 out = json.load(f)
             if "error" in out:

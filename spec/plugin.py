@@ -338,7 +338,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _prefetch_isolated(items: list[pytest.Item]) -> None:
-    """Start the fresh interpreters that selected tests will need (see spec.isolated.prefetch)."""
+    """Start the fresh processes that selected tests will need (see spec.isolated.prefetch)."""
     from spec import isolated
 
     for item in items:

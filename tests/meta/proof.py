@@ -236,7 +236,7 @@ def child_main(job: Job, workdir: Path) -> int:
     try:
         from spec import isolated
 
-        isolated._STARTED.clear()  # interpreters the server started (it starts none) are not this child's
+        isolated.forget()  # processes the server started (it starts none) are not this child's
     except (ImportError, AttributeError):
         pass
     code = pytest.main(pytest_args(job, workdir / "results.json", workdir / "tmp"))
