@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,35 +109,34 @@ def test_discard_all_ends_started_snippets_and_the_zygote(way, tmp_path):
         assert isolated._ZYGOTE.proc is None
 
 
+SESSION = """
+import sys, time
+from pathlib import Path
+from spec import isolated
+folder = Path(sys.argv[1])
+isolated.start(f"import os, time\\nopen({str(folder / 'worker')!r}, 'w').write(str(os.getpid()))\\ntime.sleep(120)")
+(folder / "zygote").write_text(str(isolated._ZYGOTE.proc.pid))
+time.sleep(120)
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_the_zygote_kills_its_workers_when_the_session_dies(tmp_path, monkeypatch):
     """A session killed outright (SIGKILL, no teardown) closes the zygote's stdin: the zygote and its workers end."""
     monkeypatch.setenv("SPEC_ISOLATED_SPAWN", "0")
     if not isolated.forking():
         pytest.skip("the zygote forks only on Linux")
-    pids = tmp_path / "pids"
-    session = os.fork()
-    if session == 0:  # a stand-in session: start a hanging snippet, report the pids, wait to be killed
-        try:
-            isolated.forget()
-            isolated.start(f"import os, time\nopen({str(pids)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)")
-            deadline = time.monotonic() + 60
-            while not pids.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            (tmp_path / "zygote").write_text(str(isolated._ZYGOTE.proc.pid))
-            time.sleep(120)
-        finally:
-            os._exit(0)
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    session = subprocess.Popen([sys.executable, "-c", SESSION, str(tmp_path)], env=env)
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "zygote").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        worker, zygote = int(pids.read_text()), int((tmp_path / "zygote").read_text())
+        _wait_for(tmp_path / "worker")
+        _wait_for(tmp_path / "zygote")
     finally:
-        os.kill(session, signal.SIGKILL)
-        os.waitpid(session, 0)
-    _assert_gone(zygote)
-    _assert_gone(worker)
+        session.kill()
+        session.wait()
+    _assert_gone(int((tmp_path / "zygote").read_text()))
+    _assert_gone(int((tmp_path / "worker").read_text()))
 
 
 def _wait_for(path, within: float = 120) -> None:
