@@ -1,5 +1,7 @@
 """Small helpers the claims share (kept tiny, so each test still reads like the article)."""
 
+import contextlib
+
 import torch
 
 #: Stable fragments of torch messages that several claims match.
@@ -21,6 +23,30 @@ UNUSED = r"appears to not have been used in the graph\. Set allow_unused=True if
 #: torch.jit.script is deprecated (a DeprecationWarning on 2.10-2.13, a FutureWarning from
 #: 2.14; nothing before 2.10). Claims that are not about it tolerate it: see spec.check.tolerating.
 LAZY_IMPORT = "torch.jit.script. is deprecated"
+
+#: Tracing a higher-order operator may warn that torch.jit.script_method is deprecated (2.10 and later).
+JIT_SCRIPT_METHOD = "torch.jit.script_method. is deprecated"
+
+#: Warnings that torch's compile machinery (Dynamo's imports and its tracing) raises on its own way, which no claim
+#: is about: (category, stable fragment, where it comes from).  :func:`quiet_dynamo` tolerates them all, so a claim
+#: that compiles or traces states only what it is about, and a new one of these is added here, once.
+DYNAMO_NOISE = (
+    (Warning, LAZY_IMPORT, "the first import of torch._dynamo (DeprecationWarning on 2.10-2.13, FutureWarning from 2.14)"),
+    (Warning, JIT_SCRIPT_METHOD, "tracing a higher-order operator (cond, scan, while_loop, export; 2.10 and later)"),
+    (UserWarning, "Dynamo does not know how to trace the builtin", "a guard builtin that Dynamo graph-breaks on (2.7, inductor)"),
+)
+
+
+@contextlib.contextmanager
+def quiet_dynamo(*extra):
+    """Tolerate :data:`DYNAMO_NOISE` (and ``extra`` ``(category, fragment)`` pairs) in the block; see
+    :func:`spec.check.tolerating`, which each of them goes through."""
+    from spec.check import tolerating
+
+    with contextlib.ExitStack() as stack:
+        for category, fragment, *_why in (*DYNAMO_NOISE, *extra):
+            stack.enter_context(tolerating(category, fragment))
+        yield
 
 
 def outcome(fn):

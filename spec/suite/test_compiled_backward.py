@@ -14,7 +14,7 @@ import spec.modes
 from spec import by_version, claim, dtypes
 from spec.check import Outcome, tolerating
 from spec.claims import modes
-from spec.suite.support import LAZY_IMPORT
+from spec.suite.support import quiet_dynamo
 
 DONATED = (r"This backward function was compiled with non-empty donated buffers which requires create_graph=False "
            r"and retain_graph=False")
@@ -65,15 +65,11 @@ COMPILED_AUTOGRAD_CONFIG = by_version(
     "2.13.0 and 2.15.0, the 2.4 start unconfirmed by observation",
 )
 
-#: Tracing a higher-order operator may warn that torch.jit.script_method is deprecated (2.10 and later).
-JIT_SCRIPT_METHOD = "torch.jit.script_method. is deprecated"
-
-
 @pytest.fixture(autouse=True)
 def _quiet_lazy_import():
-    """Importing torch._dynamo may warn about torch.jit.script, backward(create_graph=True) about a reference cycle
-    (no claim here is about either)."""
-    with tolerating(Warning, LAZY_IMPORT), tolerating(Warning, JIT_SCRIPT_METHOD), tolerating(UserWarning, "will create a reference cycle"):
+    """Dynamo's own warnings, and backward(create_graph=True)'s about a reference cycle (no claim here is about
+    either)."""
+    with quiet_dynamo((UserWarning, "will create a reference cycle")):
         yield
 
 

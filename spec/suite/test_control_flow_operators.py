@@ -10,9 +10,9 @@ import torch
 
 import spec.modes
 from spec import by_version, claim, dtypes
-from spec.check import Outcome, tolerating
+from spec.check import Outcome
 from spec.claims import modes
-from spec.suite.support import LAZY_IMPORT
+from spec.suite.support import quiet_dynamo
 
 #: torch.cond: absent in torch 2.0; differentiable since pytorch#126911 (torch 2.5; before: "Autograd not
 #: implemented for cond").
@@ -110,14 +110,11 @@ HAS_SCAN = by_version(
     note="confirmed by observation: absent on 2.0.1, present on 2.8.0, 2.13.0 and 2.15.0",
 )
 
-#: Tracing a higher-order operator may warn that torch.jit.script_method is deprecated (2.10 and later).
-JIT_SCRIPT_METHOD = "torch.jit.script_method. is deprecated"
-
-
 @pytest.fixture(autouse=True)
 def _quiet_lazy_import():
-    """cond and scan import torch._dynamo, which may warn about torch.jit.script (no claim here is about it)."""
-    with tolerating(Warning, LAZY_IMPORT), tolerating(Warning, JIT_SCRIPT_METHOD):
+    """cond, scan and while_loop import torch._dynamo and trace, which may warn on its own way (no claim here is
+    about it)."""
+    with quiet_dynamo():
         yield
 
 

@@ -14,13 +14,13 @@ import weakref
 import pytest
 import torch
 
-import spec.check
 from spec import claim, dtypes
 from spec.check import not_applicable
 from spec.claims import modes
 from spec.modes import compiled
 from spec.providers import Ops
 from spec.suite import pinn
+from spec.suite.support import quiet_dynamo
 
 N = 5  # points per batch
 
@@ -426,8 +426,7 @@ def test_under_torch_compile(provider, op, mode, device, dtype, check):
     step = compiled(lambda z: getattr(ops, op)(fn, z), mode)
     # Dynamo's own tracing warns on some releases (it reads .grad of traced non-leaf tensors on 2.15; it cannot trace
     # a guard builtin on 2.7 with inductor); the claim is about the compiled values, not about those warnings.
-    with spec.check.tolerating(UserWarning, "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed"), \
-            spec.check.tolerating(UserWarning, "Dynamo does not know how to trace the builtin"):
+    with quiet_dynamo((UserWarning, "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed")):
         out = check.works(f"compiled {provider}.{op}", lambda: step(x))
     close(check, f"compiled {op}", out, ref, x, tuple(ref.shape))
 

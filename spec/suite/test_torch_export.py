@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from spec import by_version, claim, dtypes
-from spec.check import tolerating
-from spec.suite.support import LAZY_IMPORT
+from spec.suite.support import quiet_dynamo
 
 #: torch.export.export arrived in torch 2.1 (torch 2.0 had only the private torch._export).
 HAS_EXPORT = by_version(
@@ -32,14 +31,10 @@ EXPORTS_AUTOGRAD_GRAD = by_version(
 )
 NOT_REQUIRE_GRAD = r"element 0 of tensors does not require grad and does not have a grad_fn"
 
-#: Tracing a higher-order operator may warn that torch.jit.script_method is deprecated (2.10 and later).
-JIT_SCRIPT_METHOD = "torch.jit.script_method. is deprecated"
-
-
 @pytest.fixture(autouse=True)
 def _quiet_lazy_import():
-    """torch.export imports torch._dynamo, which may warn about torch.jit.script (no claim here is about it)."""
-    with tolerating(Warning, LAZY_IMPORT), tolerating(Warning, JIT_SCRIPT_METHOD):
+    """torch.export imports torch._dynamo and traces, which may warn on its own way (no claim here is about it)."""
+    with quiet_dynamo():
         yield
 
 
