@@ -55,6 +55,7 @@ import torch  # noqa: F401 - the reason the zygote exists: each worker starts wi
 
 LIMIT = int(sys.argv[1])
 PRELUDE = sys.argv[2]
+ROOT = sys.argv[3]
 workers = {}
 
 
@@ -142,6 +143,8 @@ for pid in list(workers):
         pass
 while workers:
     reap()
+import shutil
+shutil.rmtree(ROOT, ignore_errors=True)  # the session's folder, also when the session was killed outright
 os._exit(0)  # no teardown of torch's modules: nothing is left to flush
 """
 
@@ -264,7 +267,7 @@ class _Zygote:
             self.root = Path(tempfile.mkdtemp(prefix="spec-isolated-"))
             err = open(self.root / "zygote.err", "w")  # noqa: SIM115 - the zygote's own stderr
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", ZYGOTE, str(WORKER_LIMIT), PRELUDE],
+                [sys.executable, "-c", ZYGOTE, str(WORKER_LIMIT), PRELUDE, str(self.root)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, env=_env(),
             )
             err.close()

@@ -115,6 +115,7 @@ from pathlib import Path
 from spec import isolated
 folder = Path(sys.argv[1])
 isolated.start(f"import os, time\\nopen({str(folder / 'worker')!r}, 'w').write(str(os.getpid()))\\ntime.sleep(120)")
+(folder / "root").write_text(str(isolated._ZYGOTE.root))
 (folder / "zygote").write_text(str(isolated._ZYGOTE.proc.pid))
 time.sleep(120)
 """
@@ -137,6 +138,7 @@ def test_the_zygote_kills_its_workers_when_the_session_dies(tmp_path, monkeypatc
         session.wait()
     _assert_gone(int((tmp_path / "zygote").read_text()))
     _assert_gone(int((tmp_path / "worker").read_text()))
+    assert not Path((tmp_path / "root").read_text()).exists(), "the zygote left its folder behind"
 
 
 def _wait_for(path, within: float = 120) -> None:
