@@ -21,8 +21,8 @@ creates the ``TCPStore`` (rank 0 hosts it on a free port of 127.0.0.1 that it bi
 publishes in a file of the launcher's, so no other process can take the port between its choice and
 its use; rank 1 reads it there, with a deadline) and the gloo process group with a
 bounded timeout, runs every scenario (one scenario's exception is its report, the others go on),
-meets the other rank at a barrier after each, destroys the process group and prints its reports as
-one JSON line.  A rank that fails or hangs ends the job: the launcher kills both and reports one
+meets the other rank at a barrier after each, waits through the store until every rank is done
+(:func:`_leave_together`), reports as one JSON line and ends without ``destroy_process_group``.  A rank that fails or hangs ends the job: the launcher kills both and reports one
 line, which every claim of the module raises as :class:`DistributedJobError`.
 """
 
