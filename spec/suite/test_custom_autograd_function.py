@@ -4,9 +4,8 @@
 import pytest
 import torch
 
-import spec.check
 from spec import claim
-from spec.suite.support import LAZY_IMPORT, NO_GRAD_FN
+from spec.suite.support import NO_GRAD_FN, quiet_dynamo
 
 #: The version-counter error (its producer's name changed in 2.13: INPLACE-003 records that).
 MODIFIED_SAVED = r"one of the variables needed for gradient computation has been modified by an inplace operation"
@@ -22,7 +21,7 @@ NEEDS_SETUP_CONTEXT = (
 @pytest.fixture(autouse=True)
 def _tolerate_lazy_import():
     """torch.func and forward AD may import torch._dynamo, which warns about torch.jit.script on some releases."""
-    with spec.check.tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         yield
 
 

@@ -5,9 +5,8 @@ import math
 import torch
 
 from spec import claim, dtypes
-from spec.check import tolerating
 from spec.suite import pinn
-from spec.suite.support import LAZY_IMPORT
+from spec.suite.support import quiet_dynamo
 
 N = 16  # points
 #: torch.func's forward mode (jacfwd, hessian) lazily imports code that emits a burst of warnings once per
@@ -29,7 +28,7 @@ def sum_trick_second(du, X, i, check):
 
 
 def per_sample_hessians(ps, X, check):
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         return check.works("vmap(hessian(u))", lambda: torch.func.vmap(torch.func.hessian(pinn.u_one(ps)))(X))
 
 
@@ -48,7 +47,7 @@ def test_sum_trick_first_derivatives(device, dtype, check):
 
     vmapped = check.works("vmap(jacrev(u))", lambda: torch.func.vmap(torch.func.jacrev(f))(Xd))
     check.close("sum trick vs vmap(jacrev)", du, vmapped, dtype=dtype, device=device, shape=(N, 2))
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         forward = check.works("vmap(jacfwd(u))", lambda: torch.func.vmap(torch.func.jacfwd(f))(Xd))
     check.close("sum trick vs vmap(jacfwd)", du, forward, dtype=dtype, device=device, shape=(N, 2))
     last = check.works("vmap(jacrev(u), in_dims=1, out_dims=1)(X.T)",

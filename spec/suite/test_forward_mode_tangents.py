@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from spec import claim
-from spec.check import tolerating
-from spec.suite.support import LAZY_IMPORT
+from spec.suite.support import quiet_dynamo
 
 X = [0.5, 1.0]
 V = [1.0, 0.0]
@@ -19,7 +18,7 @@ JV = [math.cos(0.5), 0.0]  # J = diag(cos x), so J v = [cos 0.5, 0]
 @pytest.fixture(autouse=True)
 def _quiet_lazy_import():
     """torch.func's first transform in a process may warn about torch.jit.script (no claim here is about it)."""
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         yield
 
 

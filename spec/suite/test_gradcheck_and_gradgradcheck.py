@@ -9,7 +9,7 @@ import torch
 
 import spec.check
 from spec import claim, dtypes
-from spec.suite.support import LAZY_IMPORT
+from spec.suite.support import quiet_dynamo
 from spec.suite.test_custom_autograd_function import MySiLU
 
 MISMATCH = r"Jacobian mismatch for output 0 with respect to input 0"
@@ -21,7 +21,7 @@ NOT_DOUBLE = r"Input #0 requires gradient and is not a double precision floating
 @pytest.fixture(autouse=True)
 def _tolerate_lazy_import():
     """gradcheck's forward-mode check may import torch._dynamo, which warns about torch.jit.script on some releases."""
-    with spec.check.tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         yield
 
 

@@ -5,8 +5,7 @@ import math
 import torch
 
 from spec import claim
-from spec.check import tolerating
-from spec.suite.support import LAZY_IMPORT
+from spec.suite.support import quiet_dynamo
 
 N = 32
 #: the once-per-process burst from torch.func's forward mode (see test_element_wise_derivatives.py)
@@ -81,7 +80,7 @@ def largest_tensor_created(fn):
 def test_hessian_is_n_squared_hvp_is_n(device, dtype, check):
     x, v = point(device, dtype)
     item = torch.empty((), dtype=dtype).element_size()
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         full = {
             "torch.func.hessian": check.works("torch.func.hessian", lambda: torch.func.hessian(f)(x)),
             "torch.autograd.functional.hessian": check.works(
@@ -133,7 +132,7 @@ def test_three_routes_to_hvp(device, dtype, check):
         "torch.func.jvp(torch.func.grad(f))": lambda: torch.func.jvp(torch.func.grad(f), (x,), (v,))[1],
         "torch.func.vjp(torch.func.grad(f))": lambda: torch.func.vjp(torch.func.grad(f), x)[1](v)[0],
     }
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         for name, route in routes.items():
             check.close(f"{name} vs H @ v", check.works(name, route), Hv, dtype=dtype, device=device, shape=(N,))
 
@@ -149,7 +148,7 @@ def test_diagonal_from_n_hvps(device, dtype, check):
     x, _ = point(device, dtype)
     xs, _ = point_in_python()
     truth = [row[i] for i, row in enumerate(hessian_in_python(xs))]  # float64, plain Python
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         H = check.works("torch.func.hessian(f)", lambda: torch.func.hessian(f)(x))
     check.close("torch.diagonal(H) vs float64 closed form", torch.diagonal(H), truth, dtype=dtype, device=device)
     xr = x.clone().requires_grad_(True)

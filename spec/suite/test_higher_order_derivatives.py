@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from spec import by_version, claim, dtypes
-from spec.check import tolerating
 from spec.suite import pinn
-from spec.suite.support import LAZY_IMPORT, NO_GRAD_FN, UNUSED, scalar
+from spec.suite.support import NO_GRAD_FN, UNUSED, quiet_dynamo, scalar
 
 #: the once-per-process burst from torch.func's forward mode (see test_element_wise_derivatives.py)
 
@@ -126,7 +125,7 @@ def test_relu_second_derivative_is_zero(device, dtype, check):
     check.tensor("second derivative of the ReLU net", results["relu"], 0.0, dtype=dtype, device=device, shape=(8, 2))
     check.true("second derivative of the tanh net is not all zero", bool(results["tanh"].abs().max() > 1e-3))
     fixed = [p.detach() for p in ps]
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         H = check.works("vmap(hessian(relu net))", lambda: torch.func.vmap(torch.func.hessian(
             pinn.u_one(fixed, act=lambda h: torch.relu(h))))(X.detach()))
     check.tensor("vmap(hessian(relu net))", H, 0.0, dtype=dtype, device=device, shape=(8, 2, 2))
@@ -143,7 +142,7 @@ def test_per_sample_hessians(device, dtype, check):
     ps = pinn.params(dtype=dtype, device=device)
     X = pinn.points(8, dtype=dtype, device=device)
     f = pinn.u_one(ps)
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         H = check.works("vmap(hessian(u))", lambda: torch.func.vmap(torch.func.hessian(f))(X))
         options = {
             "": {},
@@ -174,7 +173,7 @@ def test_second_derivative_of_sin(route, device, dtype, check):
     if route == "vmap(hessian)":
         second = torch.func.hessian(torch.sin)
         fns = {2: second, 3: torch.func.jacfwd(second), 4: torch.func.jacrev(torch.func.jacfwd(second))}
-        with tolerating(Warning, LAZY_IMPORT):
+        with quiet_dynamo():
             ds = {k: check.works(f"order {k}", lambda fn=fn: torch.func.vmap(fn)(x)) for k, fn in fns.items()}
     elif route == "vmap(grad(grad))":
         g = torch.func.grad

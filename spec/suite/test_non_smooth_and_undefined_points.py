@@ -14,7 +14,7 @@ import torch
 
 from spec import by_version, claim
 from spec.check import tolerating
-from spec.suite.support import LAZY_IMPORT, scalar
+from spec.suite.support import quiet_dynamo, scalar
 
 F = torch.nn.functional
 WAYS = ["backward", "autograd.grad"]
@@ -79,7 +79,7 @@ def derivative(f, point, way, device, dtype, form="0-dim"):
     """d/dx f(x) at ``point``, the way a user gets it: backward(), autograd.grad, or a forward-mode tangent."""
     if way == "forward-mode":
         fwAD = torch.autograd.forward_ad
-        with tolerating(Warning, LAZY_IMPORT), fwAD.dual_level():
+        with quiet_dynamo(), fwAD.dual_level():
             x0 = scalar(point, form, device=device, dtype=dtype)
             x = fwAD.make_dual(x0, torch.ones_like(x0))
             return fwAD.unpack_dual(f(x)).tangent
@@ -612,7 +612,7 @@ def test_forward_mode_at_kinks(spelling, device, dtype, check):
         f, points, expected = FORWARD_KINKS[spelling]
     else:
         f, points, expected = (lambda x: torch.linalg.vector_norm(x)), [0.0, 0.0], 0.0
-    with tolerating(Warning, LAZY_IMPORT), fwAD.dual_level():
+    with quiet_dynamo(), fwAD.dual_level():
         x0 = tensor(points, device, dtype, requires_grad=False)
         tangent = fwAD.unpack_dual(f(fwAD.make_dual(x0, torch.ones_like(x0)))).tangent
     check.tensor(f"forward-mode tangent of {spelling}", tangent, expected, dtype=dtype, device=device)

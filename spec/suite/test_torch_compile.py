@@ -14,7 +14,7 @@ import spec.modes
 from spec import by_version, claim, dtypes
 from spec.check import Outcome, tolerating
 from spec.claims import modes
-from spec.suite.support import LAZY_IMPORT, SECOND_TIME
+from spec.suite.support import SECOND_TIME, quiet_dynamo
 
 #: The error a compiled region's backward raises when it is differentiated again (pytorch#92348, torch 2.0).
 DOUBLE_BACKWARD = r"torch\.compile with aot_autograd does not currently support double backward"
@@ -134,7 +134,7 @@ INPLACE_ERROR_TYPE = {"eager": r"^RuntimeError$", "aot_eager": r"^TorchRuntimeEr
 @pytest.fixture(autouse=True)
 def _quiet_lazy_import():
     """Importing torch._dynamo may warn about torch.jit.script (no claim here is about it)."""
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         yield
 
 

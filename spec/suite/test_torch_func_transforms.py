@@ -11,7 +11,7 @@ import torch
 from spec import claim, dtypes
 from spec.check import Outcome, tolerating
 from spec.claims import modes
-from spec.suite.support import LAZY_IMPORT, NO_GRAD_FN, UNUSED
+from spec.suite.support import NO_GRAD_FN, UNUSED, quiet_dynamo
 
 NOT_A_SCALAR = r"Expected f\(\*args\) to return a scalar Tensor, got tensor with 1 dims"
 NESTED_FORWARD = r"Nested forward mode AD is not supported at the moment"
@@ -30,7 +30,7 @@ INPUT_WITHOUT_REQUIRES_GRAD = {"eager": Outcome.raised(NO_GRAD_FN), "func": Outc
 @pytest.fixture(autouse=True)
 def _quiet_lazy_import():
     """torch.func's first transform in a process may warn about torch.jit.script (no claim here is about it)."""
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         yield
 
 

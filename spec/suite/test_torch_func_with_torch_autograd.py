@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from spec import by_version, claim
-from spec.check import tolerating
-from spec.suite.support import LAZY_IMPORT, NO_GRAD_FN
+from spec.suite.support import NO_GRAD_FN, quiet_dynamo
 
 #: The messages, unchanged from torch 2.0 to 2.15 (they still say "functorch", torch.func's old name).
 BACKWARD_INSIDE = (r"backward\(\) called inside a functorch transform\. This is not supported, please use "
@@ -45,7 +44,7 @@ INFERENCE_ZEROS = by_version(
 @pytest.fixture(autouse=True)
 def _quiet_lazy_import():
     """torch.func's first transform in a process may warn about torch.jit.script (no claim here is about it)."""
-    with tolerating(Warning, LAZY_IMPORT):
+    with quiet_dynamo():
         yield
 
 
